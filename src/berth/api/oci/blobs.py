@@ -1,0 +1,100 @@
+"""Blob handlers: head_blob, get_blob (with Range), delete_blob."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from berth.api.oci.context import context_of, repository_of
+from berth.errors import BlobUnknownError, RangeInvalidError
+from berth.types import Digest
+
+__all__ = ["delete_blob", "get_blob", "head_blob"]
+
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_OCTET = "application/octet-stream"
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(start, end_exclusive)`` for a single satisfiable range, None for the whole blob."""
+    if header is None:
+        return None
+    match = _RANGE_RE.match(header.strip())
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size
+    else:
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or start >= end:
+        raise RangeInvalidError(
+            f"range {header[:100]!r} is not satisfiable for a blob of {size} bytes",
+            detail={"size": size},
+        )
+    return start, end
+
+
+async def head_blob(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:BatchCheckLayerAvailability", services.access.repository_arn(name)
+    )
+    digest = Digest.parse(request.path_params["digest"])
+    repository = await services.repositories.get(name)
+    blob = await services.uploads.blob(repository, digest)
+    headers = {
+        "Content-Length": str(blob.size),
+        "Docker-Content-Digest": blob.digest,
+        "Content-Type": _OCTET,
+        "Accept-Ranges": "bytes",
+    }
+    return Response(status_code=200, headers=headers)
+
+
+async def get_blob(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:GetDownloadUrlForLayer", services.access.repository_arn(name)
+    )
+    digest = Digest.parse(request.path_params["digest"])
+    repository = await services.repositories.get(name)
+    blob = await services.uploads.blob(repository, digest)
+    byte_range = _byte_range(request.headers.get("range"), blob.size)
+    headers = {"Docker-Content-Digest": blob.digest, "Accept-Ranges": "bytes"}
+    if byte_range is None:
+        path = services.blobs.local_path(digest)
+        if path is not None:
+            return FileResponse(path, media_type=_OCTET, headers=headers, stat_result=None)
+        headers["Content-Length"] = str(blob.size)
+        return StreamingResponse(
+            services.blobs.read_blob(digest), media_type=_OCTET, headers=headers
+        )
+    start, end = byte_range
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{blob.size}"
+    headers["Content-Length"] = str(end - start)
+    stream = services.blobs.read_blob(digest, start, end)
+    return StreamingResponse(stream, status_code=206, media_type=_OCTET, headers=headers)
+
+
+async def delete_blob(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:BatchDeleteImage", services.access.repository_arn(name)
+    )
+    digest = Digest.parse(request.path_params["digest"])
+    repository = await services.repositories.get(name)
+    if not await services.uploads.unlink(repository, digest):
+        raise BlobUnknownError(
+            f"blob unknown to registry: {digest}", detail={"digest": str(digest)}
+        )
+    return Response(status_code=202, headers={"Content-Length": "0"})

@@ -1,0 +1,60 @@
+"""What a handler needs from the request: services, caller, repository name, pagination."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from starlette.requests import Request
+
+from berth.auth.middleware import principal_from_scope
+from berth.errors import PaginationInvalidError
+from berth.services import Services
+from berth.types import Principal, RepositoryName
+
+__all__ = ["Page", "RegistryContext", "context_of", "page_of", "realm_of"]
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryContext:
+    services: Services
+    public_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    limit: int | None
+    after: str | None
+
+
+def context_of(request: Request) -> tuple[RegistryContext, Principal]:
+    context: RegistryContext = request.app.state.registry
+    return context, principal_from_scope(request.scope)
+
+
+def repository_of(request: Request) -> RepositoryName:
+    return RepositoryName(request.path_params["name"])
+
+
+def realm_of(request: Request) -> str:
+    context: RegistryContext | None = getattr(request.app.state, "registry", None)
+    if context is not None and context.public_url:
+        return context.public_url.rstrip("/") + "/"
+    return f"{request.url.scheme}://{request.url.netloc}/"
+
+
+def page_of(request: Request) -> Page:
+    """``n`` and ``last``: n capped at 1000 (a Link header says there is more)."""
+    n = request.query_params.get("n")
+    last = request.query_params.get("last") or None
+    if n is None:
+        return Page(None, last)
+    if not n.isdigit():
+        raise PaginationInvalidError(f"n must be a non-negative integer, not {n[:50]!r}")
+    return Page(min(int(n), MAX_PAGE), last)
+
+
+def next_link(path: str, limit: int, last: str) -> str:
+    return f'<{path}?n={limit}&last={quote(last, safe="")}>; rel="next"'

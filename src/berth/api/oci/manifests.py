@@ -1,0 +1,97 @@
+"""Manifest handlers: get_manifest, head_manifest, put_manifest, delete_manifest."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from berth.api.oci.context import context_of, repository_of
+from berth.errors import PayloadTooLargeError
+from berth.types import parse_reference
+
+__all__ = ["delete_manifest", "get_manifest", "head_manifest", "put_manifest"]
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"manifest is {declared} bytes; the limit is {limit}")
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLargeError(f"manifest is over the limit of {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def get_manifest(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:BatchGetImage", services.access.repository_arn(name)
+    )
+    reference = parse_reference(request.path_params["reference"])
+    repository = await services.repositories.get(name)
+    manifest = await services.images.pull(repository, reference)
+    headers = {"Docker-Content-Digest": manifest.digest, "ETag": f'"{manifest.digest}"'}
+    return Response(manifest.body, media_type=manifest.media_type, headers=headers)
+
+
+async def head_manifest(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:BatchGetImage", services.access.repository_arn(name)
+    )
+    reference = parse_reference(request.path_params["reference"])
+    repository = await services.repositories.get(name)
+    manifest = await services.images.resolve(repository, reference)
+    headers = {
+        "Docker-Content-Digest": manifest.digest,
+        "Content-Type": manifest.media_type,
+        "Content-Length": str(manifest.size),
+        "ETag": f'"{manifest.digest}"',
+    }
+    return Response(status_code=200, headers=headers)
+
+
+async def put_manifest(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    arn = services.access.repository_arn(name)
+    await services.access.authorize(principal, "ecr:PutImage", arn)
+    reference = parse_reference(request.path_params["reference"])
+    body = await _read_limited(request, services.images.max_manifest_bytes)
+    repository = await services.repositories.find(name)
+    if repository is None:
+        await services.access.authorize(principal, "ecr:CreateRepository", arn)
+        repository = await services.repositories.ensure(name)
+    manifest = await services.images.put(
+        repository, reference, body, request.headers.get("content-type")
+    )
+    headers = {
+        "Location": f"/v2/{name}/manifests/{manifest.digest}",
+        "Docker-Content-Digest": manifest.digest,
+        "Content-Length": "0",
+    }
+    if manifest.subject:
+        headers["OCI-Subject"] = manifest.subject
+    return Response(status_code=201, headers=headers)
+
+
+async def delete_manifest(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:BatchDeleteImage", services.access.repository_arn(name)
+    )
+    reference = parse_reference(request.path_params["reference"])
+    repository = await services.repositories.get(name)
+    await services.images.delete(repository, reference)
+    return Response(status_code=202, headers={"Content-Length": "0"})

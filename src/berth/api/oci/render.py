@@ -1,0 +1,54 @@
+"""Turn a BerthError into the OCI error JSON, its status and, for 401, the Basic challenge."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from berth.api.oci.context import realm_of
+from berth.errors import BerthError, RangeInvalidError, ServerError, UnsupportedError
+
+__all__ = ["render_error", "render_unexpected"]
+
+log = logging.getLogger("berth.api.oci")
+
+
+def _body(error: BerthError) -> dict[str, object]:
+    entry: dict[str, object] = {"code": error.oci_code, "message": error.message}
+    if error.detail is not None:
+        entry["detail"] = error.detail
+    return {"errors": [entry]}
+
+
+async def render_error(request: Request, exc: Exception) -> Response:
+    error = exc if isinstance(exc, BerthError) else ServerError("internal error")
+    headers: dict[str, str] = {"Docker-Distribution-API-Version": "registry/2.0"}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = (
+            f'Basic realm="{realm_of(request)}",service="ecr.amazonaws.com"'
+        )
+    if isinstance(error, RangeInvalidError) and isinstance(error.detail, dict):
+        size = error.detail.get("size")
+        if "upload" in request.url.path or "uploads" in request.url.path:
+            headers["Range"] = f"0-{max(int(size or 0) - 1, 0)}"
+            headers["Location"] = request.url.path
+        elif size is not None:
+            headers["Content-Range"] = f"bytes */{size}"
+    return JSONResponse(_body(error), status_code=error.status, headers=headers)
+
+
+async def render_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return await render_error(request, ServerError("internal error; the server log has details"))
+
+
+async def render_http_error(request: Request, exc: Exception) -> Response:
+    """Routing misses (no such endpoint, wrong method) in the registry's own error shape."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    error = UnsupportedError(f"{request.method} {request.url.path[:200]} is not supported")
+    response = await render_error(request, error)
+    response.status_code = status
+    return response

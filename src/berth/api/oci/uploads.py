@@ -1,0 +1,167 @@
+"""Upload handlers: start_upload (session, monolithic, mount), patch_upload, complete_upload,
+get_upload, cancel_upload."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from berth.api.oci.context import RegistryContext, context_of, repository_of
+from berth.errors import BerthError, BlobUploadInvalidError, DigestInvalidError
+from berth.meta.base import Blob, Repository, Upload
+from berth.types import Digest, Principal, RepositoryName
+
+__all__ = ["cancel_upload", "complete_upload", "get_upload", "patch_upload", "start_upload"]
+
+_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[= ])?(\d+)-(\d+)(?:/(\d+|\*))?$")
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return "chunked" in request.headers.get("transfer-encoding", "").lower()
+
+
+def _content_range(request: Request) -> tuple[int, int] | None:
+    """``(start, length)`` from ``Content-Range: <start>-<end>``; None when absent."""
+    header = request.headers.get("content-range")
+    if header is None:
+        return None
+    match = _CONTENT_RANGE_RE.match(header.strip())
+    if match is None:
+        raise BlobUploadInvalidError(f"malformed Content-Range {header[:100]!r}")
+    start, end = int(match.group(1)), int(match.group(2))
+    if end < start:
+        raise BlobUploadInvalidError(f"malformed Content-Range {header[:100]!r}")
+    return start, end - start + 1
+
+
+def _upload_headers(name: str, upload: Upload) -> dict[str, str]:
+    return {
+        "Location": f"/v2/{name}/blobs/uploads/{upload.id}",
+        "Docker-Upload-UUID": upload.id,
+        "Range": f"0-{max(upload.size - 1, 0)}",
+        "Content-Length": "0",
+    }
+
+
+def _created(name: str, blob: Blob) -> Response:
+    headers = {
+        "Location": f"/v2/{name}/blobs/{blob.digest}",
+        "Docker-Content-Digest": blob.digest,
+        "Content-Length": "0",
+    }
+    return Response(status_code=201, headers=headers)
+
+
+async def _writable_repository(
+    context: RegistryContext, principal: Principal, name: RepositoryName
+) -> Repository:
+    services = context.services
+    repository = await services.repositories.find(name)
+    if repository is None:
+        arn = services.access.repository_arn(name)
+        await services.access.authorize(principal, "ecr:CreateRepository", arn)
+        repository = await services.repositories.ensure(name)
+    return repository
+
+
+async def _try_mount(
+    context: RegistryContext, principal: Principal, target: Repository, request: Request
+) -> Blob | None:
+    """Mount ``?mount=<digest>&from=<repo>`` when the caller may read it there; else None."""
+    services = context.services
+    try:
+        digest = Digest.parse(request.query_params["mount"])
+        source_name = RepositoryName(request.query_params.get("from", ""))
+        source_arn = services.access.repository_arn(source_name)
+        await services.access.authorize(principal, "ecr:GetDownloadUrlForLayer", source_arn)
+        await services.access.authorize(principal, "ecr:BatchCheckLayerAvailability", source_arn)
+        source = await services.repositories.get(source_name)
+    except BerthError:
+        return None
+    return await services.uploads.mount(target, source, digest)
+
+
+async def start_upload(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:InitiateLayerUpload", services.access.repository_arn(name)
+    )
+    repository = await _writable_repository(context, principal, name)
+    if "mount" in request.query_params:
+        blob = await _try_mount(context, principal, repository, request)
+        if blob is not None:
+            return _created(name, blob)
+    digest_param = request.query_params.get("digest")
+    if digest_param is not None:
+        digest = Digest.parse(digest_param)
+        blob = await services.uploads.upload_whole(repository, digest, request.stream())
+        return _created(name, blob)
+    upload = await services.uploads.start(repository)
+    return Response(status_code=202, headers=_upload_headers(name, upload))
+
+
+async def patch_upload(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:UploadLayerPart", services.access.repository_arn(name)
+    )
+    repository = await services.repositories.get(name)
+    content_range = _content_range(request)
+    start, length = content_range if content_range is not None else (None, None)
+    upload_id = request.path_params["upload_id"]
+    upload = await services.uploads.append(repository, upload_id, request.stream(), start, length)
+    return Response(status_code=202, headers=_upload_headers(name, upload))
+
+
+async def complete_upload(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:CompleteLayerUpload", services.access.repository_arn(name)
+    )
+    repository = await services.repositories.get(name)
+    upload_id = request.path_params["upload_id"]
+    await services.uploads.get(repository, upload_id)
+    digest_param = request.query_params.get("digest")
+    if not digest_param:
+        raise DigestInvalidError("the digest query parameter is required to complete an upload")
+    digest = Digest.parse(digest_param)
+    content_range = _content_range(request)
+    body = request.stream() if _has_body(request) else None
+    start = None if content_range is None else content_range[0]
+    blob = await services.uploads.complete(repository, upload_id, digest, body, start)
+    return _created(name, blob)
+
+
+async def get_upload(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:UploadLayerPart", services.access.repository_arn(name)
+    )
+    repository = await services.repositories.get(name)
+    upload = await services.uploads.get(repository, request.path_params["upload_id"])
+    return Response(status_code=204, headers=_upload_headers(name, upload))
+
+
+async def cancel_upload(request: Request) -> Response:
+    context, principal = context_of(request)
+    name = repository_of(request)
+    services = context.services
+    await services.access.authorize(
+        principal, "ecr:UploadLayerPart", services.access.repository_arn(name)
+    )
+    repository = await services.repositories.get(name)
+    await services.uploads.cancel(repository, request.path_params["upload_id"])
+    return Response(status_code=204, headers={"Content-Length": "0"})

@@ -1,0 +1,198 @@
+"""create_app(settings): the only wiring point. Builds the services once and mounts the surfaces."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from berth.api.oci.context import RegistryContext
+from berth.api.oci.routes import registry_app
+from berth.auth.middleware import RegistryAuthentication
+from berth.auth.tokens import TokenSigner
+from berth.meta.base import MetaStore
+from berth.meta.sql import open_meta_store
+from berth.services import Services, build_services, utc_now
+from berth.settings import Settings, load_settings
+from berth.storage import open_blob_store
+from berth.storage.base import BlobStore
+from berth.types import Principal
+
+__all__ = [
+    "BerthApp",
+    "RootCredentials",
+    "app_from_environment",
+    "create_app",
+    "root_credentials",
+    "token_signer",
+]
+
+log = logging.getLogger("berth")
+
+_TOKEN_KEY_SETTING = "registry_token_key"
+_ROOT_FILE = "root-credentials.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RootCredentials:
+    access_key_id: str
+    secret_access_key: str
+    created: bool = False
+    path: Path | None = None
+
+
+def _new_access_key_id() -> str:
+    alphabet = string.ascii_uppercase + "234567"
+    return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+def root_credentials(settings: Settings) -> RootCredentials:
+    """From settings, else from the data dir, else generated once and kept there (mode 0600)."""
+    if settings.root_access_key_id and settings.root_secret_access_key:
+        return RootCredentials(settings.root_access_key_id, settings.root_secret_access_key)
+    path = settings.data_dir / _ROOT_FILE
+    if path.exists():
+        stored = json.loads(path.read_text())
+        return RootCredentials(stored["access_key_id"], stored["secret_access_key"], path=path)
+    credentials = RootCredentials(_new_access_key_id(), secrets.token_urlsafe(30)[:40], True, path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(
+            {
+                "access_key_id": credentials.access_key_id,
+                "secret_access_key": credentials.secret_access_key,
+            },
+            handle,
+        )
+    return credentials
+
+
+async def token_signer(meta: MetaStore) -> TokenSigner:
+    """The signer every node shares: its key lives in the database (first writer wins)."""
+    async with meta.transaction() as tx:
+        stored = await tx.settings.put_if_absent(
+            _TOKEN_KEY_SETTING, base64.b64encode(secrets.token_bytes(32)).decode()
+        )
+    return TokenSigner(base64.b64decode(stored))
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    if settings.storage == "filesystem":
+        return open_blob_store("filesystem", root=settings.resolved_storage_path)
+    return open_blob_store(settings.storage)
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    berth: BerthApp = request.app.state.berth
+    try:
+        await berth.services.meta.check()
+        await berth.services.blobs.check()
+    except Exception as error:  # readiness reports any failure, whatever its kind
+        return JSONResponse({"ready": False, "reason": type(error).__name__}, status_code=503)
+    return JSONResponse({"ready": True})
+
+
+class BerthApp:
+    """The ASGI application. Resources open at lifespan start (or ``startup()`` in tests)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._router: Starlette | None = None
+        self._services: Services | None = None
+        self._signer: TokenSigner | None = None
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "BerthApp.startup() has not run"
+        return self._services
+
+    @property
+    def signer(self) -> TokenSigner:
+        assert self._signer is not None, "BerthApp.startup() has not run"
+        return self._signer
+
+    async def startup(self) -> None:
+        settings = self.settings
+        meta = await open_meta_store(
+            settings.resolved_database_url, registry_id=settings.account_id
+        )
+        self._signer = await token_signer(meta)
+        self._services = build_services(
+            meta,
+            open_blobs(settings),
+            account=settings.account_id,
+            region=settings.region,
+            max_manifest_bytes=settings.max_manifest_bytes,
+            clock=self.clock,
+        )
+        registry = registry_app(RegistryContext(self._services, settings.public_url))
+        router = Starlette(
+            routes=[
+                Route("/healthz", healthz, methods=["GET"]),
+                Route("/readyz", readyz, methods=["GET"]),
+                Mount(
+                    "/v2", app=RegistryAuthentication(registry, self._signer, settings.account_id)
+                ),
+            ]
+        )
+        router.state.berth = self
+        self._router = router
+
+    async def shutdown(self) -> None:
+        if self._services is not None:
+            await self._services.meta.close()
+
+    def issue_root_token(self, access_key_id: str = "") -> str:
+        principal = Principal.root(self.settings.account_id, access_key_id)
+        return self.signer.issue(principal, self.settings.token_ttl_seconds).token
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        assert self._router is not None, "the lifespan has not started"
+        await self._router(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as error:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> BerthApp:
+    return BerthApp(settings, clock)
+
+
+def app_from_environment() -> BerthApp:
+    """The factory each server worker calls: settings come from BERTH_* variables."""
+    return create_app(load_settings())

@@ -1,0 +1,110 @@
+"""The berth command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from granian import Granian
+from granian.constants import Interfaces
+from rich.console import Console
+
+from berth.app import create_app, root_credentials
+from berth.settings import Settings, SettingsError, load_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Berth: a self-hosted container registry that behaves like Amazon ECR.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where data is kept.")]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, None, **overrides)
+    except SettingsError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+async def _prepare(settings: Settings) -> None:
+    """Run migrations once, before any worker starts."""
+    berth = create_app(settings)
+    await berth.startup()
+    await berth.shutdown()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    workers: Annotated[int | None, typer.Option(help="Server worker processes.")] = None,
+) -> None:
+    """Run the registry."""
+    settings = _settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    credentials = root_credentials(settings)
+    if credentials.created:
+        console.print(f"[bold]Root credentials (shown once; kept in {credentials.path}):[/bold]")
+        console.print(f"  AWS_ACCESS_KEY_ID={credentials.access_key_id}")
+        console.print(f"  AWS_SECRET_ACCESS_KEY={credentials.secret_access_key}")
+    else:
+        where = credentials.path or "BERTH_ROOT_* settings"
+        console.print(f"Root access key {credentials.access_key_id} (secret in {where})")
+    environment = {
+        "BERTH_HOST": settings.host,
+        "BERTH_PORT": str(settings.port),
+        "BERTH_DATA_DIR": str(settings.data_dir.resolve()),
+        "BERTH_ROOT_ACCESS_KEY_ID": credentials.access_key_id,
+        "BERTH_ROOT_SECRET_ACCESS_KEY": credentials.secret_access_key,
+    }
+    if config is not None:
+        environment["BERTH_CONFIG"] = str(config.resolve())
+    os.environ.update(environment)
+    asyncio.run(_prepare(settings))
+    console.print(f"Berth listening on http://{settings.host}:{settings.port}")
+    _run_server(settings)
+
+
+def _run_server(settings: Settings) -> None:
+    Granian(
+        target="berth.app:app_from_environment",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+    ).serve()
+
+
+@app.command()
+def token(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Print a registry login token for the account root (password for user AWS)."""
+    settings = _settings(config, data_dir=data_dir)
+    credentials = root_credentials(settings)
+
+    async def issue() -> str:
+        berth = create_app(settings)
+        await berth.startup()
+        try:
+            return berth.issue_root_token(credentials.access_key_id)
+        finally:
+            await berth.shutdown()
+
+    typer.echo(asyncio.run(issue()))
+
+
+if __name__ == "__main__":
+    app()

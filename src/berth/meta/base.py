@@ -1,0 +1,246 @@
+"""The metadata store protocol: one protocol per aggregate, frozen dataclasses in and out.
+
+Everything happens inside ``store.transaction()`` (read-write, atomic) or ``store.read()``
+(a consistent read). Backends (``sql.py``) keep their SQLite/PostgreSQL differences to
+themselves and never hand out rows.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+__all__ = [
+    "Blob",
+    "BlobIndex",
+    "Manifest",
+    "ManifestStore",
+    "MetaStore",
+    "Reference",
+    "ReferenceKind",
+    "Repository",
+    "RepositoryStore",
+    "SettingStore",
+    "Tag",
+    "TagStore",
+    "Transaction",
+    "Upload",
+    "UploadStore",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    id: int
+    name: str
+    created_at: datetime
+    tag_mutability: str = "MUTABLE"
+    tag_mutability_exclusions: tuple[str, ...] = ()
+    scan_on_push: bool = False
+    encryption_type: str = "AES256"
+    kms_key: str | None = None
+    policy: str | None = None
+    lifecycle_policy: str | None = None
+    resource_tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    digest: str
+    size: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest or index, its body byte for byte as pushed."""
+
+    repository_id: int
+    digest: str
+    media_type: str
+    size: int
+    body: bytes
+    pushed_at: datetime
+    artifact_type: str | None = None
+    subject: str | None = None
+    config_digest: str | None = None
+    annotations: tuple[tuple[str, str], ...] = ()
+    last_pulled_at: datetime | None = None
+
+
+class ReferenceKind(Enum):
+    BLOB = "blob"
+    MANIFEST = "manifest"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A manifest's edge to a blob (config, layer) or to a child manifest (index entry)."""
+
+    digest: str
+    kind: ReferenceKind
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    repository_id: int
+    name: str
+    digest: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    id: str
+    repository_id: int
+    size: int
+    backend: dict[str, Any]
+    started_at: datetime
+    updated_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RepositoryStore(Protocol):
+    async def get(self, name: str) -> Repository | None: ...
+
+    async def get_by_id(self, repository_id: int) -> Repository | None: ...
+
+    async def create(self, repository: Repository) -> Repository:
+        """Insert (``repository.id`` is ignored); RepositoryAlreadyExistsError if the name is taken."""
+
+    async def update(self, repository: Repository) -> None:
+        """Write every field of ``repository`` (found by id)."""
+
+    async def delete(self, repository_id: int) -> None:
+        """Delete the repository with its tags, manifests, references, blob links and uploads."""
+
+    async def list(
+        self, after: str | None = None, limit: int | None = None
+    ) -> builtins.list[Repository]:
+        """Repositories in name order, names strictly after ``after``."""
+
+    async def count(self) -> int: ...
+
+
+class BlobIndex(Protocol):
+    async def get(self, digest: str) -> Blob | None: ...
+
+    async def put(self, digest: str, size: int, at: datetime) -> Blob:
+        """Record a committed blob; recording one already known is not an error."""
+
+    async def link(self, repository_id: int, digest: str) -> None:
+        """Make the blob readable through the repository (idempotent)."""
+
+    async def get_linked(self, repository_id: int, digest: str) -> Blob | None:
+        """The blob if it exists and is linked to the repository."""
+
+    async def unlink(self, repository_id: int, digest: str) -> bool:
+        """Remove the link; True if there was one."""
+
+    async def unreferenced(self, created_before: datetime, limit: int) -> builtins.list[Blob]:
+        """Blobs linked to no repository and referenced by no manifest (for GC)."""
+
+    async def delete(self, digest: str) -> None: ...
+
+
+class ManifestStore(Protocol):
+    async def get(self, repository_id: int, digest: str) -> Manifest | None: ...
+
+    async def put(self, manifest: Manifest, references: Sequence[Reference]) -> bool:
+        """Insert the manifest and its references; False (and no change) if it already exists."""
+
+    async def delete(self, repository_id: int, digest: str) -> bool:
+        """Delete the manifest, its references and the tags pointing to it; True if it existed."""
+
+    async def list(
+        self, repository_id: int, after: str | None = None, limit: int | None = None
+    ) -> builtins.list[Manifest]:
+        """Manifests in digest order, digests strictly after ``after``."""
+
+    async def count(self, repository_id: int) -> int: ...
+
+    async def referrers(
+        self, repository_id: int, subject: str, artifact_type: str | None = None
+    ) -> builtins.list[Manifest]:
+        """Manifests whose subject is ``subject``, optionally of one artifact type."""
+
+    async def references(self, repository_id: int, digest: str) -> builtins.list[Reference]: ...
+
+    async def is_referenced(self, repository_id: int, digest: str) -> bool:
+        """True if another manifest in the repository references ``digest`` (an index child)."""
+
+    async def mark_pulled(self, repository_id: int, digest: str, at: datetime) -> None: ...
+
+
+class TagStore(Protocol):
+    async def get(self, repository_id: int, name: str) -> Tag | None: ...
+
+    async def put(self, repository_id: int, name: str, digest: str, at: datetime) -> Tag | None:
+        """Point the tag at ``digest``; returns the tag as it was before, or None if new."""
+
+    async def delete(self, repository_id: int, name: str) -> bool: ...
+
+    async def list(
+        self, repository_id: int, after: str | None = None, limit: int | None = None
+    ) -> builtins.list[str]:
+        """Tag names in lexical order, strictly after ``after``."""
+
+    async def for_digest(self, repository_id: int, digest: str) -> builtins.list[str]: ...
+
+    async def count(self, repository_id: int) -> int: ...
+
+
+class UploadStore(Protocol):
+    async def create(self, upload: Upload) -> None: ...
+
+    async def get(self, upload_id: str) -> Upload | None: ...
+
+    async def update(
+        self, upload_id: str, size: int, backend: dict[str, Any], at: datetime
+    ) -> None: ...
+
+    async def delete(self, upload_id: str) -> None: ...
+
+    async def expired(self, updated_before: datetime, limit: int) -> builtins.list[Upload]: ...
+
+
+class SettingStore(Protocol):
+    """Registry-wide named values (JSON-able): keys, registry policy, account settings."""
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def put(self, key: str, value: Any) -> None: ...
+
+    async def put_if_absent(self, key: str, value: Any) -> Any:
+        """Store ``value`` unless the key exists; return what is stored (first writer wins)."""
+
+    async def delete(self, key: str) -> None: ...
+
+
+class Transaction(Protocol):
+    repositories: RepositoryStore
+    blobs: BlobIndex
+    manifests: ManifestStore
+    tags: TagStore
+    uploads: UploadStore
+    settings: SettingStore
+
+
+class MetaStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """Read-write, committed when the block ends without an exception, else rolled back."""
+
+    def read(self) -> AbstractAsyncContextManager[Transaction]:
+        """Read-only view (writes inside are an error or ignored)."""
+
+    async def check(self) -> None:
+        """Raise if the database cannot be reached (readiness)."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,204 @@
+"""The metadata schema (SQLAlchemy Core), one for SQLite and PostgreSQL.
+
+``migrations/versions`` creates exactly this; a unit test compares the two.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.types import TypeEngine
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "JsonText",
+    "UtcDateTime",
+    "blobs",
+    "manifest_references",
+    "manifests",
+    "metadata",
+    "name_type",
+    "repositories",
+    "repository_blobs",
+    "settings",
+    "tags",
+    "uploads",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+DIGEST = 255
+NAME = 256
+
+
+def name_type(length: int = NAME) -> TypeEngine[str]:
+    """A name compared byte by byte on both databases, so paging and ordering agree."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored and returned in UTC; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: use an aware datetime (UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class JsonText(TypeDecorator[Any]):
+    """A JSON document kept as text (the same on both databases)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", name_type(), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("tag_mutability", String(32), nullable=False),
+    Column("tag_mutability_exclusions", JsonText, nullable=False),
+    Column("scan_on_push", Boolean, nullable=False),
+    Column("encryption_type", String(32), nullable=False),
+    Column("kms_key", String(2048), nullable=True),
+    Column("policy", Text, nullable=True),
+    Column("lifecycle_policy", Text, nullable=True),
+    Column("resource_tags", JsonText, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", String(DIGEST), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+repository_blobs = Table(
+    "repository_blobs",
+    metadata,
+    Column("repository_id", Integer, nullable=False),
+    Column("digest", String(DIGEST), nullable=False),
+    PrimaryKeyConstraint("repository_id", "digest"),
+    ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
+    Index("ix_repository_blobs_digest", "digest"),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("repository_id", Integer, nullable=False),
+    Column("digest", String(DIGEST), nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("artifact_type", String(255), nullable=True),
+    Column("size", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("subject", String(DIGEST), nullable=True),
+    Column("config_digest", String(DIGEST), nullable=True),
+    Column("annotations", JsonText, nullable=False),
+    Column("pushed_at", UtcDateTime, nullable=False),
+    Column("last_pulled_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("repository_id", "digest"),
+    ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
+    Index("ix_manifests_repository_id_subject", "repository_id", "subject"),
+)
+
+manifest_references = Table(
+    "manifest_references",
+    metadata,
+    Column("repository_id", Integer, nullable=False),
+    Column("manifest_digest", String(DIGEST), nullable=False),
+    Column("child_digest", String(DIGEST), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    PrimaryKeyConstraint("repository_id", "manifest_digest", "child_digest"),
+    ForeignKeyConstraint(
+        ["repository_id", "manifest_digest"],
+        ["manifests.repository_id", "manifests.digest"],
+        ondelete="CASCADE",
+    ),
+    Index("ix_manifest_references_repository_id_child_digest", "repository_id", "child_digest"),
+    Index("ix_manifest_references_child_digest", "child_digest"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("repository_id", Integer, nullable=False),
+    Column("name", name_type(), nullable=False),
+    Column("digest", String(DIGEST), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("repository_id", "name"),
+    ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
+    Index("ix_tags_repository_id_digest", "repository_id", "digest"),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("repository_id", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("backend", JsonText, nullable=False),
+    Column("extra", JsonText, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
+    Index("ix_uploads_updated_at", "updated_at"),
+    Index("ix_uploads_repository_id", "repository_id"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", JsonText, nullable=False),
+)

@@ -1,0 +1,181 @@
+"""The metadata store on SQLite or PostgreSQL (SQLAlchemy Core, async).
+
+Every difference between the two databases lives here: URLs and drivers, connection set-up,
+how a write transaction begins, how writers are serialised, how migrations are locked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from berth.meta import migrations
+from berth.meta.base import (
+    BlobIndex,
+    ManifestStore,
+    RepositoryStore,
+    SettingStore,
+    TagStore,
+    Transaction,
+    UploadStore,
+)
+from berth.meta.sql_blobs import SqlBlobIndex
+from berth.meta.sql_common import InsertFactory
+from berth.meta.sql_manifests import SqlManifestStore
+from berth.meta.sql_repositories import SqlRepositoryStore
+from berth.meta.sql_tags import SqlTagStore
+from berth.meta.sql_uploads import SqlSettingStore, SqlUploadStore
+
+__all__ = ["SqlMetaStore", "SqlTransaction", "async_url", "open_meta_store"]
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+_SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout = 30000",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+)
+_WRITE = "berth_write"
+_MIGRATION_LOCK = 0x6265727468  # "berth": the advisory lock key every node agrees on
+
+
+@dataclass(slots=True)
+class SqlTransaction:
+    """The per-aggregate stores, all bound to one connection and its transaction."""
+
+    repositories: RepositoryStore
+    blobs: BlobIndex
+    manifests: ManifestStore
+    tags: TagStore
+    uploads: UploadStore
+    settings: SettingStore
+
+    @classmethod
+    def bind(cls, conn: AsyncConnection, insert: InsertFactory, registry_id: str) -> SqlTransaction:
+        return cls(
+            repositories=SqlRepositoryStore(conn, insert, registry_id),
+            blobs=SqlBlobIndex(conn, insert),
+            manifests=SqlManifestStore(conn, insert),
+            tags=SqlTagStore(conn, insert),
+            uploads=SqlUploadStore(conn),
+            settings=SqlSettingStore(conn, insert),
+        )
+
+
+def async_url(url: str) -> URL:
+    """``url`` with its async driver (``sqlite://`` -> aiosqlite, ``postgresql://`` -> asyncpg)."""
+    parsed = make_url(url)
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise ValueError(
+            f"unsupported metadata database {parsed.drivername!r}: use sqlite or postgresql"
+        )
+    return parsed.set(drivername=driver)
+
+
+class SqlMetaStore:
+    """MetaStore over an AsyncEngine. Build it with ``open_meta_store``."""
+
+    def __init__(self, engine: AsyncEngine, *, registry_id: str = "") -> None:
+        self._engine = engine
+        self._registry_id = registry_id
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._insert: InsertFactory = sqlite.insert if self._sqlite else postgresql.insert
+        self._writer = engine.execution_options(**{_WRITE: True})
+        if self._sqlite:
+            self._reader = engine
+            _configure_sqlite(engine)
+        else:
+            self._reader = engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    def _serialised(self) -> AbstractAsyncContextManager[Any]:
+        return self._write_lock if self._sqlite else nullcontext()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._serialised(), self._writer.begin() as conn:
+            yield SqlTransaction.bind(conn, self._insert, self._registry_id)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Transaction]:
+        async with self._reader.connect() as conn:
+            await conn.begin()
+            try:
+                yield SqlTransaction.bind(conn, self._insert, self._registry_id)
+            finally:
+                await conn.rollback()
+
+    async def check(self) -> None:
+        async with self._reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision; safe when several nodes start at once."""
+        async with self._serialised(), self._writer.begin() as conn:
+            if not self._sqlite:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+            await conn.run_sync(migrations.upgrade)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Durable WAL, foreign keys, and our own BEGIN (IMMEDIATE for writers)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in _SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An AsyncEngine for ``url`` with Berth's pool settings."""
+    parsed = async_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return create_async_engine(parsed)
+    return create_async_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+async def open_meta_store(url: str, *, registry_id: str = "") -> SqlMetaStore:
+    """Connect to ``url``, migrate it to the newest schema and return the store."""
+    store = SqlMetaStore(create_engine(url), registry_id=registry_id)
+    try:
+        await store.migrate()
+    except BaseException:
+        await store.close()
+        raise
+    return store

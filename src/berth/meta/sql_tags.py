@@ -1,0 +1,80 @@
+"""TagStore over SQL."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from berth.meta.base import Tag
+from berth.meta.schema import tags
+from berth.meta.sql_common import InsertFactory
+
+__all__ = ["SqlTagStore"]
+
+_t = tags
+
+
+class SqlTagStore:
+    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+        self._conn = conn
+        self._insert = insert
+
+    async def get(self, repository_id: int, name: str) -> Tag | None:
+        query = select(_t.c.digest, _t.c.updated_at).where(
+            _t.c.repository_id == repository_id, _t.c.name == name
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else Tag(repository_id, name, row.digest, row.updated_at)
+
+    async def put(self, repository_id: int, name: str, digest: str, at: datetime) -> Tag | None:
+        previous = await self._get_for_update(repository_id, name)
+        statement = self._insert(_t).values(
+            repository_id=repository_id, name=name, digest=digest, updated_at=at
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[_t.c.repository_id, _t.c.name],
+            set_={"digest": statement.excluded.digest, "updated_at": statement.excluded.updated_at},
+        )
+        await self._conn.execute(statement)
+        return previous
+
+    async def _get_for_update(self, repository_id: int, name: str) -> Tag | None:
+        query = (
+            select(_t.c.digest, _t.c.updated_at)
+            .where(_t.c.repository_id == repository_id, _t.c.name == name)
+            .with_for_update()
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else Tag(repository_id, name, row.digest, row.updated_at)
+
+    async def delete(self, repository_id: int, name: str) -> bool:
+        statement = _t.delete().where(_t.c.repository_id == repository_id, _t.c.name == name)
+        return (await self._conn.execute(statement)).rowcount > 0
+
+    async def for_digest(self, repository_id: int, digest: str) -> builtins.list[str]:
+        query = (
+            select(_t.c.name)
+            .where(_t.c.repository_id == repository_id, _t.c.digest == digest)
+            .order_by(_t.c.name)
+        )
+        return list((await self._conn.execute(query)).scalars())
+
+    async def count(self, repository_id: int) -> int:
+        query = select(func.count()).select_from(_t).where(_t.c.repository_id == repository_id)
+        return (await self._conn.execute(query)).scalar_one()
+
+    async def list(
+        self, repository_id: int, after: str | None = None, limit: int | None = None
+    ) -> builtins.list[str]:
+        query = (
+            select(_t.c.name)
+            .where(_t.c.repository_id == repository_id)
+            .order_by(_t.c.name)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(_t.c.name > after)
+        return builtins.list((await self._conn.execute(query)).scalars())

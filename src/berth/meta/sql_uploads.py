@@ -1,0 +1,103 @@
+"""UploadStore and SettingStore over SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from berth.meta.base import Upload
+from berth.meta.schema import settings, uploads
+from berth.meta.sql_common import AnyRow, InsertFactory
+
+__all__ = ["SqlSettingStore", "SqlUploadStore"]
+
+_u = uploads
+_s = settings
+
+
+def _upload(row: AnyRow) -> Upload:
+    return Upload(
+        id=row.id,
+        repository_id=row.repository_id,
+        size=row.size,
+        backend=row.backend,
+        started_at=row.started_at,
+        updated_at=row.updated_at,
+        extra=row.extra,
+    )
+
+
+class SqlUploadStore:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def create(self, upload: Upload) -> None:
+        await self._conn.execute(
+            _u.insert().values(
+                id=upload.id,
+                repository_id=upload.repository_id,
+                size=upload.size,
+                backend=upload.backend,
+                extra=upload.extra,
+                started_at=upload.started_at,
+                updated_at=upload.updated_at,
+            )
+        )
+
+    async def get(self, upload_id: str) -> Upload | None:
+        row = (await self._conn.execute(select(_u).where(_u.c.id == upload_id))).first()
+        return None if row is None else _upload(row)
+
+    async def update(
+        self, upload_id: str, size: int, backend: dict[str, Any], at: datetime
+    ) -> None:
+        await self._conn.execute(
+            _u.update()
+            .where(_u.c.id == upload_id)
+            .values(size=size, backend=backend, updated_at=at)
+        )
+
+    async def delete(self, upload_id: str) -> None:
+        await self._conn.execute(_u.delete().where(_u.c.id == upload_id))
+
+    async def expired(self, updated_before: datetime, limit: int) -> list[Upload]:
+        query = (
+            select(_u)
+            .where(_u.c.updated_at < updated_before)
+            .order_by(_u.c.updated_at, _u.c.id)
+            .limit(limit)
+        )
+        return [_upload(row) for row in await self._conn.execute(query)]
+
+
+class SqlSettingStore:
+    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+        self._conn = conn
+        self._insert = insert
+
+    async def get(self, key: str) -> Any | None:
+        return (await self._conn.execute(select(_s.c.value).where(_s.c.key == key))).scalar()
+
+    async def put(self, key: str, value: Any) -> None:
+        statement = self._insert(_s).values(key=key, value=value)
+        statement = statement.on_conflict_do_update(
+            index_elements=[_s.c.key], set_={"value": statement.excluded.value}
+        )
+        await self._conn.execute(statement)
+
+    async def put_if_absent(self, key: str, value: Any) -> Any:
+        statement = (
+            self._insert(_s)
+            .values(key=key, value=value)
+            .on_conflict_do_nothing(index_elements=[_s.c.key])
+            .returning(_s.c.key)
+        )
+        if (await self._conn.execute(statement)).first() is not None:
+            return value
+        return await self.get(key)
+
+    async def delete(self, key: str) -> None:
+        await self._conn.execute(_s.delete().where(_s.c.key == key))

@@ -1,0 +1,221 @@
+"""The blob upload state machine: start, append, complete (digest-verified), cancel, mount.
+
+Bytes go to the BlobStore as they arrive and are hashed in the same worker-thread call; the
+hash state is kept in this process so a chunked upload is hashed once. If another node (or a
+restart) continues an upload, the bytes are re-read and hashed at completion instead. A blob
+becomes visible only after its digest is verified and its row is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import anyio
+
+from berth.errors import (
+    BlobUnknownError,
+    BlobUploadUnknownError,
+    DigestInvalidError,
+    RangeInvalidError,
+    SizeInvalidError,
+)
+from berth.meta.base import Blob, MetaStore, Repository, Upload
+from berth.storage.base import BlobStore, UploadState
+from berth.types import Digest
+
+__all__ = ["UploadService"]
+
+_DEFAULT_ALGORITHM = "sha256"
+
+
+@dataclass(slots=True)
+class _Hashing:
+    size: int
+    hasher: hashlib._Hash
+
+
+class UploadService:
+    def __init__(self, meta: MetaStore, store: BlobStore, clock: Callable[[], datetime]) -> None:
+        self.meta = meta
+        self.store = store
+        self.clock = clock
+        self._hashing: dict[str, _Hashing] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def start(self, repository: Repository) -> Upload:
+        upload_id = str(uuid.uuid4())
+        state = await self.store.start_upload(upload_id)
+        now = self.clock()
+        upload = Upload(upload_id, repository.id, state.size, state.backend, now, now)
+        async with self.meta.transaction() as tx:
+            await tx.uploads.create(upload)
+        self._hashing[upload_id] = _Hashing(0, hashlib.new(_DEFAULT_ALGORITHM))
+        return upload
+
+    async def get(self, repository: Repository, upload_id: str) -> Upload:
+        async with self.meta.read() as tx:
+            upload = await tx.uploads.get(upload_id)
+        if upload is None or upload.repository_id != repository.id:
+            raise BlobUploadUnknownError(
+                f"upload {upload_id[:100]!r} is not known to this repository",
+                detail={"upload": upload_id[:100]},
+            )
+        return upload
+
+    async def append(
+        self,
+        repository: Repository,
+        upload_id: str,
+        chunks: AsyncIterable[bytes],
+        start: int | None = None,
+        length: int | None = None,
+    ) -> Upload:
+        """Append a chunk; ``start`` (from Content-Range) must be where the upload ends."""
+        async with self._lock(upload_id):
+            upload = await self.get(repository, upload_id)
+            if start is not None and start != upload.size:
+                raise RangeInvalidError(
+                    f"chunk starts at {start} but the upload holds {upload.size} bytes",
+                    detail={"size": upload.size},
+                )
+            return await self._append(upload, chunks, length)
+
+    async def complete(
+        self,
+        repository: Repository,
+        upload_id: str,
+        digest: Digest,
+        chunks: AsyncIterable[bytes] | None = None,
+        start: int | None = None,
+    ) -> Blob:
+        async with self._lock(upload_id):
+            upload = await self.get(repository, upload_id)
+            if start is not None and start != upload.size:
+                raise RangeInvalidError(
+                    f"chunk starts at {start} but the upload holds {upload.size} bytes",
+                    detail={"size": upload.size},
+                )
+            if chunks is not None:
+                upload = await self._append(upload, chunks, None)
+            return await self._commit(repository, upload, digest)
+
+    async def upload_whole(
+        self, repository: Repository, digest: Digest, chunks: AsyncIterable[bytes]
+    ) -> Blob:
+        """A monolithic upload (POST with ?digest=): one request, verified, committed."""
+        upload = await self.start(repository)
+        if digest.algorithm != _DEFAULT_ALGORITHM:
+            self._hashing[upload.id] = _Hashing(0, digest.hasher())
+        try:
+            upload = await self._append(upload, chunks, None)
+            return await self._commit(repository, upload, digest)
+        except BaseException:
+            await self._discard(upload)
+            raise
+
+    async def cancel(self, repository: Repository, upload_id: str) -> None:
+        async with self._lock(upload_id):
+            upload = await self.get(repository, upload_id)
+            await self._discard(upload)
+
+    async def mount(self, target: Repository, source: Repository, digest: Digest) -> Blob | None:
+        """Link a blob readable in ``source`` into ``target``; None if ``source`` lacks it."""
+        async with self.meta.transaction() as tx:
+            blob = await tx.blobs.get_linked(source.id, str(digest))
+            if blob is not None:
+                await tx.blobs.link(target.id, str(digest))
+            return blob
+
+    async def blob(self, repository: Repository, digest: Digest) -> Blob:
+        async with self.meta.read() as tx:
+            blob = await tx.blobs.get_linked(repository.id, str(digest))
+        if blob is None:
+            raise BlobUnknownError(
+                f"blob unknown to registry: {digest}", detail={"digest": str(digest)}
+            )
+        return blob
+
+    async def unlink(self, repository: Repository, digest: Digest) -> bool:
+        """Make a blob unreadable through a repository (the bytes go at garbage collection)."""
+        async with self.meta.transaction() as tx:
+            return await tx.blobs.unlink(repository.id, str(digest))
+
+    def _lock(self, upload_id: str) -> asyncio.Lock:
+        lock = self._locks.get(upload_id)
+        if lock is None:
+            lock = self._locks[upload_id] = asyncio.Lock()
+        return lock
+
+    async def _append(
+        self, upload: Upload, chunks: AsyncIterable[bytes], length: int | None
+    ) -> Upload:
+        hashing = self._hashing.get(upload.id)
+        if hashing is not None and hashing.size != upload.size:
+            del self._hashing[upload.id]
+            hashing = None
+        observe = None if hashing is None else hashing.hasher.update
+        before = UploadState(upload.size, upload.backend)
+        try:
+            state = await self.store.append_upload(upload.id, before, chunks, observe)
+        except BaseException:
+            self._hashing.pop(upload.id, None)
+            raise
+        if length is not None and state.size - before.size != length:
+            self._hashing.pop(upload.id, None)
+            raise SizeInvalidError(
+                f"Content-Range announced {length} bytes but {state.size - before.size} arrived"
+            )
+        if hashing is not None:
+            hashing.size = state.size
+        now = self.clock()
+        async with self.meta.transaction() as tx:
+            await tx.uploads.update(upload.id, state.size, state.backend, now)
+        return Upload(
+            upload.id, upload.repository_id, state.size, state.backend, upload.started_at, now
+        )
+
+    async def _digest_of(self, upload: Upload, algorithm: str) -> str:
+        hashing = self._hashing.pop(upload.id, None)
+        if hashing is not None and hashing.size == upload.size and hashing.hasher.name == algorithm:
+            return f"{algorithm}:{hashing.hasher.hexdigest()}"
+        hasher = hashlib.new(algorithm)
+        async for chunk in self.store.read_upload(
+            upload.id, UploadState(upload.size, upload.backend)
+        ):
+            await anyio.to_thread.run_sync(hasher.update, chunk)
+        return f"{algorithm}:{hasher.hexdigest()}"
+
+    async def _commit(self, repository: Repository, upload: Upload, digest: Digest) -> Blob:
+        actual = await self._digest_of(upload, digest.algorithm)
+        if actual != str(digest):
+            await self._discard(upload)
+            raise DigestInvalidError(
+                f"digest mismatch: the content's digest is {actual}, not {digest}",
+                detail={"expected": str(digest), "actual": actual},
+            )
+        with anyio.CancelScope(shield=True):
+            await self.store.commit_upload(
+                upload.id, UploadState(upload.size, upload.backend), digest
+            )
+            async with self.meta.transaction() as tx:
+                blob = await tx.blobs.put(str(digest), upload.size, self.clock())
+                await tx.blobs.link(repository.id, str(digest))
+                await tx.uploads.delete(upload.id)
+        self._forget(upload.id)
+        return blob
+
+    async def _discard(self, upload: Upload) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.store.abort_upload(upload.id, UploadState(upload.size, upload.backend))
+            async with self.meta.transaction() as tx:
+                await tx.uploads.delete(upload.id)
+        self._forget(upload.id)
+
+    def _forget(self, upload_id: str) -> None:
+        self._hashing.pop(upload_id, None)
+        self._locks.pop(upload_id, None)

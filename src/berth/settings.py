@@ -1,0 +1,138 @@
+"""Frozen, typed settings: defaults, then a TOML file, then ``BERTH_*`` environment variables,
+then command-line flags. A setting that cannot be understood is a start-up error."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from berth.types import AccountId
+
+__all__ = ["STORAGE_DRIVERS", "Settings", "SettingsError", "load_settings"]
+
+STORAGE_DRIVERS = ("filesystem", "memory")
+_DEFAULT_ACCOUNT = "000000000000"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    data_dir: Path = Path("berth-data")
+    public_url: str | None = None
+    account_id: str = _DEFAULT_ACCOUNT
+    region: str = "us-east-1"
+    root_access_key_id: str | None = None
+    root_secret_access_key: str | None = None
+    database_url: str | None = None
+    storage: str = "filesystem"
+    storage_path: Path | None = None
+    token_ttl_seconds: int = 12 * 3600
+    upload_expiry_seconds: int = 24 * 3600
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    workers: int = 1
+    log_level: str = "info"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'berth.db'}"
+
+    @property
+    def resolved_storage_path(self) -> Path:
+        return self.storage_path or self.data_dir
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return _validated(
+            dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
+        )
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
+_INT_FIELDS = {
+    "port",
+    "token_ttl_seconds",
+    "upload_expiry_seconds",
+    "max_manifest_bytes",
+    "workers",
+}
+_PATH_FIELDS = {"data_dir", "storage_path"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in _INT_FIELDS:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {name!r} must be an integer, not {value!r}") from None
+    if name in _PATH_FIELDS:
+        return Path(str(value))
+    return str(value)
+
+
+def _validated(settings: Settings) -> Settings:
+    try:
+        AccountId(settings.account_id)
+    except ValueError as error:
+        raise SettingsError(f"BERTH_ACCOUNT_ID: {error}") from None
+    if settings.storage not in STORAGE_DRIVERS:
+        known = ", ".join(STORAGE_DRIVERS)
+        raise SettingsError(f"unknown storage driver {settings.storage!r}; known: {known}")
+    if (settings.root_access_key_id is None) != (settings.root_secret_access_key is None):
+        raise SettingsError(
+            "set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"
+        )
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"port must be 1-65535, not {settings.port}")
+    return settings
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SettingsError(f"cannot read config file {path}: {error}") from None
+    values: dict[str, Any] = {}
+    for key, value in document.items():
+        name = key.replace("-", "_").lower()
+        if name not in _FIELDS:
+            raise SettingsError(f"unknown setting {key!r} in {path}")
+        values[name] = _coerce(name, value)
+    return values
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith("BERTH_"):
+            continue
+        name = key.removeprefix("BERTH_").lower()
+        if name in _FIELDS:
+            values[name] = _coerce(name, value)
+    return values
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Defaults < TOML file < ``BERTH_*`` environment < explicit overrides (None means unset)."""
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get("BERTH_CONFIG"):
+        config_file = Path(environ["BERTH_CONFIG"])
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(_from_toml(config_file))
+    values.update(_from_env(environ))
+    values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
+    return _validated(Settings(**values))

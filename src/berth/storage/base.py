@@ -1,0 +1,97 @@
+"""The BlobStore protocol: blob bytes only, content-addressed, written once.
+
+A blob becomes visible only through ``commit_upload``, after the service has verified its digest;
+an upload's bytes live apart from blobs until then. Drivers raise ``StorageError`` /
+``StorageNotFoundError``; the services decide what a missing key means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from berth.types import Digest
+
+__all__ = ["BlobStore", "ChunkObserver", "UploadState"]
+
+ChunkObserver = Callable[[bytes], None]
+"""Called with each chunk, in a worker thread, as it is written (the service hashes with it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadState:
+    """How far an upload has come. ``backend`` is the driver's own JSON-able state (for S3, the
+    multipart upload id and its parts); the metadata store keeps it, so any node can continue."""
+
+    size: int = 0
+    backend: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    async def blob_size(self, digest: Digest) -> int | None:
+        """The stored size of a committed blob, or None if it is not stored."""
+
+    def read_blob(
+        self, digest: Digest, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Stream bytes ``[start, end)`` of a committed blob, in pieces of at most 1 MiB.
+
+        ``end`` past the blob's size reads to its end; ``start >= end`` reads nothing.
+        StorageNotFoundError if missing, raised on first iteration.
+        """
+
+    def local_path(self, digest: Digest) -> Path | None:
+        """A path the server may send without copying through Python, when the driver has one."""
+
+    async def presigned_url(self, digest: Digest, expires_in: int) -> str | None:
+        """A URL a client can GET the blob from directly (S3), or None when there is none."""
+
+    async def delete_blob(self, digest: Digest) -> None:
+        """Remove a committed blob; removing a missing one is not an error."""
+
+    def list_blobs(self) -> AsyncIterator[Digest]:
+        """Every committed blob (for garbage collection)."""
+
+    async def start_upload(self, upload_id: str) -> UploadState:
+        """Prepare storage for a new upload session.
+
+        ``upload_id`` is ``[A-Za-z0-9_-]{1,128}`` (StorageError otherwise, so no path tricks);
+        StorageError if that id is already in use.
+        """
+
+    async def append_upload(
+        self,
+        upload_id: str,
+        state: UploadState,
+        chunks: AsyncIterable[bytes],
+        observe: ChunkObserver | None = None,
+    ) -> UploadState:
+        """Append a stream at ``state.size``; durable (fsync'd) when it returns.
+
+        Only acknowledged bytes count: whatever an earlier failed append left past
+        ``state.size`` is dropped first. If ``chunks`` raises, the upload is still at
+        ``state.size`` for the next call, but ``observe`` may have seen bytes that do not count,
+        so the caller starts its hash again (``read_upload``). Appends to one upload must not
+        overlap (the upload service serialises them); appends to different uploads may.
+        StorageNotFoundError if the upload is not stored.
+        """
+
+    def read_upload(self, upload_id: str, state: UploadState) -> AsyncIterator[bytes]:
+        """Stream back what an upload holds so far (to re-hash it on another node)."""
+
+    async def commit_upload(self, upload_id: str, state: UploadState, digest: Digest) -> None:
+        """Move a verified upload's first ``state.size`` bytes into place as ``digest``.
+
+        Atomic: a blob key never holds a partial blob. If the blob is already stored, the
+        upload is just discarded (so a retried commit succeeds). StorageNotFoundError if neither
+        the blob nor the upload is stored.
+        """
+
+    async def abort_upload(self, upload_id: str, state: UploadState) -> None:
+        """Discard an upload's bytes; discarding a missing one is not an error."""
+
+    async def check(self) -> None:
+        """Raise StorageError if the store cannot be reached (readiness)."""

@@ -1,0 +1,294 @@
+"""Blobs in a local folder, laid out as an OCI image layout (``blobs/sha256/ab/abcd...``).
+
+Uploads are written under ``uploads/<id>/data`` and moved into place with one ``os.replace``
+once verified, so a blob path only ever holds a complete, fsync'd file. Every file operation runs
+in a worker thread, in pieces of about 1 MiB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from pathlib import Path
+from typing import TypeVar, TypeVarTuple
+
+import anyio
+from anyio import to_thread
+
+from berth.errors import StorageError, StorageNotFoundError
+from berth.storage.base import ChunkObserver, UploadState
+from berth.storage.layout import blob_key, digest_from_key, upload_key
+from berth.types import Digest
+
+__all__ = ["PIECE_SIZE", "FilesystemBlobStore"]
+
+PIECE_SIZE = 1 << 20
+"""Bytes gathered before one write, and read per piece."""
+
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_MANY_PIECES = 64
+"""Above this many buffered pieces, one joined write beats a long iovec."""
+
+
+class FilesystemBlobStore:
+    """A ``BlobStore`` over a folder; ``root`` is created on first use."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"FilesystemBlobStore({str(self.root)!r})"
+
+    # -- blobs ----------------------------------------------------------------------------------
+
+    async def blob_size(self, digest: Digest) -> int | None:
+        return await _in_thread(_file_size, self._blob_path(digest))
+
+    def read_blob(
+        self, digest: Digest, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        return _read_range(self._blob_path(digest), start, end, f"blob {digest}")
+
+    def local_path(self, digest: Digest) -> Path | None:
+        path = self._blob_path(digest)
+        return path if path.is_file() else None
+
+    async def presigned_url(self, digest: Digest, expires_in: int) -> str | None:
+        return None
+
+    async def delete_blob(self, digest: Digest) -> None:
+        await _in_thread(self._blob_path(digest).unlink, True)
+
+    async def list_blobs(self) -> AsyncIterator[Digest]:
+        blobs = self.root / "blobs"
+        for algorithm in await _in_thread(_sorted_names, blobs):
+            for fan_out in await _in_thread(_sorted_names, blobs / algorithm):
+                for name in await _in_thread(_sorted_names, blobs / algorithm / fan_out):
+                    digest = digest_from_key(f"blobs/{algorithm}/{fan_out}/{name}")
+                    if digest is not None:
+                        yield digest
+
+    # -- uploads --------------------------------------------------------------------------------
+
+    async def start_upload(self, upload_id: str) -> UploadState:
+        await _in_thread(_create_upload, self._upload_path(upload_id))
+        return UploadState()
+
+    async def append_upload(
+        self,
+        upload_id: str,
+        state: UploadState,
+        chunks: AsyncIterable[bytes],
+        observe: ChunkObserver | None = None,
+    ) -> UploadState:
+        fd = await _in_thread(_open_for_append, self._upload_path(upload_id), state.size)
+        try:
+            size, pending_size = state.size, 0
+            pending: list[bytes] = []
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size >= PIECE_SIZE:
+                    await _in_thread(_write_pieces, fd, pending, observe, False)
+                    size, pending, pending_size = size + pending_size, [], 0
+            await _in_thread(_write_pieces, fd, pending, observe, True)
+            return UploadState(size=size + pending_size, backend=state.backend)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _in_thread(os.close, fd)
+
+    def read_upload(self, upload_id: str, state: UploadState) -> AsyncIterator[bytes]:
+        path = self._upload_path(upload_id)
+        return _read_range(path, 0, state.size, f"upload {upload_id!r}", exact=True)
+
+    async def commit_upload(self, upload_id: str, state: UploadState, digest: Digest) -> None:
+        upload, blob = self._upload_path(upload_id), self._blob_path(digest)
+        with anyio.CancelScope(shield=True):
+            await _in_thread(_commit, upload, blob, state.size)
+
+    async def abort_upload(self, upload_id: str, state: UploadState) -> None:
+        await _in_thread(_remove_tree, self._upload_path(upload_id).parent)
+
+    async def check(self) -> None:
+        await _in_thread(_check_writable, self.root)
+
+    # -- paths ----------------------------------------------------------------------------------
+
+    def _blob_path(self, digest: Digest) -> Path:
+        return self.root / blob_key(digest)
+
+    def _upload_path(self, upload_id: str) -> Path:
+        if not _UPLOAD_ID.fullmatch(upload_id):
+            raise StorageError(f"invalid upload id {upload_id[:200]!r}")
+        return self.root / upload_key(upload_id)
+
+
+# -- worker-thread functions (blocking) -----------------------------------------------------------
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
+
+
+async def _in_thread(func: Callable[[*_Ts], _T], *args: *_Ts) -> _T:
+    """Run blocking file work in a worker thread; an OS failure becomes a StorageError."""
+    try:
+        return await to_thread.run_sync(func, *args)
+    except OSError as error:
+        raise StorageError(f"blob storage failed: {error.strerror or error}") from error
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+def _sorted_names(directory: Path) -> list[str]:
+    try:
+        return sorted(entry.name for entry in os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+async def _read_range(
+    path: Path, start: int, end: int | None, what: str, *, exact: bool = False
+) -> AsyncIterator[bytes]:
+    if start < 0 or (end is not None and end < 0):
+        raise ValueError(f"a byte range is not negative: [{start}, {end})")
+    fd, size = await _in_thread(_open_for_read, path, what)
+    try:
+        if exact and end is not None and size < end:
+            raise StorageError(f"{what} holds {size} bytes, fewer than the {end} acknowledged")
+        stop = size if end is None else min(end, size)
+        position = start
+        while position < stop:
+            piece = await _in_thread(os.pread, fd, min(PIECE_SIZE, stop - position), position)
+            if not piece:
+                raise StorageError(f"{what} shrank while it was read")
+            position += len(piece)
+            yield piece
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _in_thread(os.close, fd)
+
+
+def _open_for_read(path: Path, what: str) -> tuple[int, int]:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise StorageNotFoundError(f"{what} is not stored") from None
+    return fd, os.fstat(fd).st_size
+
+
+def _create_upload(path: Path) -> None:
+    _make_dirs(path.parent.parent)
+    try:
+        path.parent.mkdir()
+    except FileExistsError:
+        raise StorageError(f"upload {path.parent.name!r} already exists") from None
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    _fsync_dir(path.parent)
+    _fsync_dir(path.parent.parent)
+
+
+def _open_for_append(path: Path, size: int) -> int:
+    """Open an upload at ``size``, dropping bytes a failed request wrote past it."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        raise StorageNotFoundError(f"upload {path.parent.name!r} is not stored") from None
+    try:
+        _truncate_to(fd, size, path)
+        os.lseek(fd, size, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _truncate_to(fd: int, size: int, path: Path) -> None:
+    actual = os.fstat(fd).st_size
+    if actual < size:
+        raise StorageError(
+            f"upload {path.parent.name!r} holds {actual} bytes, fewer than the {size} acknowledged"
+        )
+    if actual > size:
+        os.ftruncate(fd, size)
+
+
+def _write_pieces(fd: int, pieces: list[bytes], observe: ChunkObserver | None, sync: bool) -> None:
+    if len(pieces) > _MANY_PIECES:
+        pieces = [b"".join(pieces)]
+    for piece in pieces:
+        if observe is not None:
+            observe(piece)
+    views = [memoryview(piece) for piece in pieces]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if views and written:
+            views[0] = views[0][written:]
+    if sync:
+        os.fsync(fd)
+
+
+def _commit(upload: Path, blob: Path, size: int) -> None:
+    if blob.exists():
+        _remove_tree(upload.parent)
+        return
+    try:
+        fd = os.open(upload, os.O_WRONLY)
+    except FileNotFoundError:
+        raise StorageNotFoundError(f"upload {upload.parent.name!r} is not stored") from None
+    try:
+        _truncate_to(fd, size, upload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _make_dirs(blob.parent)
+    os.replace(upload, blob)
+    _fsync_dir(blob.parent)
+    _remove_tree(upload.parent)
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _make_dirs(path: Path) -> None:
+    """``mkdir -p`` that fsyncs each parent it adds an entry to, so the entries survive a crash."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        _fsync_dir(directory.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_writable(root: Path) -> None:
+    probe = root / f".check-{uuid.uuid4().hex}"
+    try:
+        _make_dirs(root)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as error:
+        raise StorageError(f"blob storage at {str(root)!r} is not writable: {error}") from None

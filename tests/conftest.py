@@ -1,0 +1,95 @@
+"""Shared fixtures: a throwaway PostgreSQL server for the session, a fresh database per test.
+
+PostgreSQL refuses to run as root, so under root (CI, containers) initdb and pg_ctl run as the
+``postgres`` OS user through ``runuser``; the data directory lives in a temporary folder owned by
+that user. The server listens on 127.0.0.1 only, on a free port, and is stopped at session end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    databases: Iterator[int]
+
+    def url(self, database: str) -> str:
+        return f"postgresql+asyncpg://{self.user}@{self.host}:{self.port}/{database}"
+
+
+def _postgres_bindir() -> Path | None:
+    override = os.environ.get("BERTH_PG_BINDIR")
+    candidates = [Path(override)] if override else []
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    return next((c for c in candidates if (c / "initdb").exists()), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _as_owner(command: list[str]) -> None:
+    """Run a PostgreSQL command, as the ``postgres`` user when we are root."""
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[PostgresServer]:
+    bindir = _postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found; set BERTH_PG_BINDIR")
+    root = Path(tempfile.mkdtemp(prefix="berth-pg-"))
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")  # KeyError: running as root needs a postgres user
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+    data, port, pg_ctl = root / "data", _free_port(), str(bindir / "pg_ctl")
+    _as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-N"])
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
+    _as_owner([pg_ctl, "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"])
+    try:
+        yield PostgresServer("127.0.0.1", port, "postgres", itertools.count())
+    finally:
+        _as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server: PostgresServer) -> str:
+    """A URL (postgresql+asyncpg) to a new, empty database on the session's server."""
+    import psycopg
+
+    name = f"berth_test_{next(postgresql_server.databases)}"
+    with psycopg.connect(
+        host=postgresql_server.host,
+        port=postgresql_server.port,
+        user=postgresql_server.user,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    return postgresql_server.url(name)

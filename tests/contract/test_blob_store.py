@@ -1,0 +1,311 @@
+"""The BlobStore contract: every driver runs this one suite (add a driver as a ``store`` param)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tracemalloc
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from berth.errors import StorageError, StorageNotFoundError
+from berth.storage import (
+    BlobStore,
+    FilesystemBlobStore,
+    MemoryBlobStore,
+    UploadState,
+    open_blob_store,
+)
+from berth.storage.layout import blob_key, upload_key
+from berth.types import Digest
+
+MIB = 1 << 20
+
+
+@pytest.fixture(params=["memory", "filesystem"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
+    match request.param:
+        case "memory":
+            yield open_blob_store("memory")
+        case "filesystem":
+            yield open_blob_store("filesystem", root=tmp_path / "store")
+
+
+async def stream(parts: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for part in parts:
+        await anyio.lowlevel.checkpoint()
+        yield part
+
+
+async def read_all(pieces: AsyncIterable[bytes]) -> bytes:
+    return b"".join([piece async for piece in pieces])
+
+
+async def push(store: BlobStore, upload_id: str, data: bytes) -> Digest:
+    state = await store.start_upload(upload_id)
+    state = await store.append_upload(upload_id, state, stream([data]))
+    digest = Digest.of(data)
+    await store.commit_upload(upload_id, state, digest)
+    return digest
+
+
+def pattern(size: int, seed: int = 0) -> bytes:
+    period = bytes((seed + i * 7) % 251 for i in range(251))
+    return (period * (size // 251 + 1))[:size]
+
+
+async def test_implements_the_protocol(store: BlobStore) -> None:
+    assert isinstance(store, BlobStore)
+    await store.check()
+
+
+async def test_upload_in_several_requests_then_read_back(store: BlobStore) -> None:
+    data = pattern(3 * MIB + 123)
+    state = await store.start_upload("u1")
+    assert state.size == 0
+    for start in range(0, len(data), MIB + 1):
+        piece = data[start : start + MIB + 1]
+        state = await store.append_upload("u1", state, stream([piece[:100], piece[100:]]))
+        assert state.size == min(start + MIB + 1, len(data))
+    digest = Digest.of(data)
+    assert await store.blob_size(digest) is None
+    await store.commit_upload("u1", state, digest)
+    assert await store.blob_size(digest) == len(data)
+    assert await read_all(store.read_blob(digest)) == data
+    assert [d async for d in store.list_blobs()] == [digest]
+
+
+async def test_empty_upload(store: BlobStore) -> None:
+    state = await store.start_upload("empty")
+    state = await store.append_upload("empty", state, stream([]))
+    assert state.size == 0
+    digest = Digest.of(b"")
+    await store.commit_upload("empty", state, digest)
+    assert await store.blob_size(digest) == 0
+    assert await read_all(store.read_blob(digest)) == b""
+
+
+async def test_observe_sees_every_byte_in_order(store: BlobStore) -> None:
+    parts = [pattern(size, seed) for seed, size in enumerate([1, 0, 700_000, 5, 2 * MIB, 0, 3])]
+    seen: list[bytes] = []
+    state = await store.start_upload("obs")
+    state = await store.append_upload("obs", state, stream(parts[:3]), seen.append)
+    state = await store.append_upload("obs", state, stream(parts[3:]), seen.append)
+    assert b"".join(seen) == b"".join(parts)
+    assert state.size == sum(map(len, parts))
+
+
+async def test_read_ranges(store: BlobStore) -> None:
+    data = pattern(2 * MIB + 10)
+    digest = await push(store, "ranges", data)
+
+    async def read(start: int = 0, end: int | None = None) -> bytes:
+        return await read_all(store.read_blob(digest, start, end))
+
+    assert await read(10) == data[10:]
+    assert await read(0, 10) == data[:10]
+    assert await read(MIB - 5, MIB + 5) == data[MIB - 5 : MIB + 5]
+    assert await read(7, 7) == b""
+    assert await read(9, 3) == b""
+    assert await read(len(data) - 4, len(data) + 100) == data[-4:]
+    assert await read(len(data) + 1) == b""
+    assert max([len(piece) async for piece in store.read_blob(digest)]) <= MIB
+
+
+async def test_missing_blob(store: BlobStore) -> None:
+    digest = Digest.of(b"never stored")
+    assert await store.blob_size(digest) is None
+    assert store.local_path(digest) is None
+    with pytest.raises(StorageNotFoundError):
+        await read_all(store.read_blob(digest))
+
+
+async def test_local_path_and_presigned_url(store: BlobStore) -> None:
+    digest = await push(store, "paths", b"layer")
+    path = store.local_path(digest)
+    if isinstance(store, FilesystemBlobStore):
+        assert path is not None
+        assert path.read_bytes() == b"layer"
+        assert path.relative_to(store.root).as_posix() == blob_key(digest)
+    else:
+        assert path is None
+    assert await store.presigned_url(digest, 60) is None
+
+
+async def test_commit_when_blob_exists_discards_upload(store: BlobStore) -> None:
+    digest = await push(store, "first", b"same bytes")
+    state = await store.start_upload("second")
+    state = await store.append_upload("second", state, stream([b"same bytes"]))
+    await store.commit_upload("second", state, digest)
+    await store.commit_upload("second", state, digest)
+    assert await read_all(store.read_blob(digest)) == b"same bytes"
+    with pytest.raises(StorageNotFoundError):
+        await read_all(store.read_upload("second", state))
+
+
+async def test_commit_of_missing_upload_is_not_found(store: BlobStore) -> None:
+    with pytest.raises(StorageNotFoundError):
+        await store.commit_upload("ghost", UploadState(size=0), Digest.of(b"ghost"))
+
+
+async def test_abort_removes_upload(store: BlobStore) -> None:
+    state = await store.start_upload("gone")
+    state = await store.append_upload("gone", state, stream([b"abc"]))
+    await store.abort_upload("gone", state)
+    await store.abort_upload("gone", state)
+    with pytest.raises(StorageNotFoundError):
+        await read_all(store.read_upload("gone", state))
+    with pytest.raises(StorageNotFoundError):
+        await store.append_upload("gone", UploadState(), stream([b"x"]))
+    with pytest.raises(StorageNotFoundError):
+        await store.commit_upload("gone", state, Digest.of(b"abc"))
+
+
+async def test_start_refuses_an_id_in_use(store: BlobStore) -> None:
+    await store.start_upload("twice")
+    with pytest.raises(StorageError):
+        await store.start_upload("twice")
+
+
+async def test_list_and_delete_blobs(store: BlobStore) -> None:
+    digests = [await push(store, f"u{i}", pattern(100, i)) for i in range(5)]
+    assert sorted(map(str, [d async for d in store.list_blobs()])) == sorted(map(str, digests))
+    await store.delete_blob(digests[0])
+    await store.delete_blob(digests[0])
+    assert await store.blob_size(digests[0]) is None
+    assert {d async for d in store.list_blobs()} == set(digests[1:])
+
+
+async def test_uploads_are_not_blobs(store: BlobStore) -> None:
+    state = await store.start_upload("pending")
+    await store.append_upload("pending", state, stream([b"not yet"]))
+    assert [d async for d in store.list_blobs()] == []
+    assert await store.blob_size(Digest.of(b"not yet")) is None
+
+
+async def test_read_upload_returns_appended_bytes(store: BlobStore) -> None:
+    state = await store.start_upload("reread")
+    assert await read_all(store.read_upload("reread", state)) == b""
+    state = await store.append_upload("reread", state, stream([pattern(MIB), b"tail"]))
+    assert await read_all(store.read_upload("reread", state)) == pattern(MIB) + b"tail"
+    assert await read_all(store.read_upload("reread", UploadState(size=10))) == pattern(10)
+
+
+async def failing(parts: Iterable[bytes]) -> AsyncIterator[bytes]:
+    async for part in stream(parts):
+        yield part
+    raise OSError("client went away")
+
+
+async def test_failed_append_leaves_only_acknowledged_bytes(store: BlobStore) -> None:
+    state = await store.start_upload("broken")
+    state = await store.append_upload("broken", state, stream([b"acknowledged"]))
+    with pytest.raises(OSError, match="client went away"):
+        await store.append_upload("broken", state, failing([pattern(MIB)] * 3))
+    assert await read_all(store.read_upload("broken", state)) == b"acknowledged"
+    state = await store.append_upload("broken", state, stream([b"+more"]))
+    assert state.size == len(b"acknowledged+more")
+    digest = Digest.of(b"acknowledged+more")
+    await store.commit_upload("broken", state, digest)
+    assert await read_all(store.read_blob(digest)) == b"acknowledged+more"
+
+
+async def test_commit_ignores_unacknowledged_bytes(store: BlobStore) -> None:
+    state = await store.start_upload("late")
+    state = await store.append_upload("late", state, stream([b"kept"]))
+    with pytest.raises(OSError, match="client went away"):
+        await store.append_upload("late", state, failing([b"x" * (2 * MIB)]))
+    await store.commit_upload("late", state, Digest.of(b"kept"))
+    assert await read_all(store.read_blob(Digest.of(b"kept"))) == b"kept"
+
+
+async def test_filesystem_drops_bytes_a_crashed_write_left(store: BlobStore) -> None:
+    if not isinstance(store, FilesystemBlobStore):
+        pytest.skip("a crash mid-write is a filesystem concern")
+    state = await store.start_upload("crash")
+    state = await store.append_upload("crash", state, stream([b"durable"]))
+    with (store.root / upload_key("crash")).open("ab") as file:
+        file.write(b"garbage from a request that died")
+    state = await store.append_upload("crash", state, stream([b"!"]))
+    assert await read_all(store.read_upload("crash", state)) == b"durable!"
+    assert (store.root / upload_key("crash")).stat().st_size == len(b"durable!")
+
+
+async def test_filesystem_reports_an_unusable_root(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"not a folder")
+    store = open_blob_store("filesystem", root=tmp_path / "file")
+    with pytest.raises(StorageError, match="not writable"):
+        await store.check()
+    with pytest.raises(StorageError, match="blob storage failed"):
+        await store.start_upload("u")
+
+
+@pytest.mark.parametrize(
+    "upload_id", ["../escape", "a/b", "", ".", "..", "x" * 129, "a\x00b", "abc\n"]
+)
+async def test_unsafe_upload_id_is_refused(store: BlobStore, upload_id: str) -> None:
+    with pytest.raises(StorageError, match="invalid upload id"):
+        await store.start_upload(upload_id)
+    with pytest.raises(StorageError, match="invalid upload id"):
+        await store.append_upload(upload_id, UploadState(), stream([b"x"]))
+    with pytest.raises(StorageError, match="invalid upload id"):
+        await read_all(store.read_upload(upload_id, UploadState()))
+    with pytest.raises(StorageError, match="invalid upload id"):
+        await store.commit_upload(upload_id, UploadState(), Digest.of(b""))
+    with pytest.raises(StorageError, match="invalid upload id"):
+        await store.abort_upload(upload_id, UploadState())
+
+
+async def test_concurrent_appends_to_different_uploads(store: BlobStore) -> None:
+    blobs = {f"c{i}": pattern(MIB + 1000 * i, i) for i in range(6)}
+
+    async def upload(upload_id: str, data: bytes) -> None:
+        state = await store.start_upload(upload_id)
+        half = len(data) // 2
+        for part in (data[:half], data[half:]):
+            pieces = [part[i : i + 65536] for i in range(0, len(part), 65536)]
+            state = await store.append_upload(upload_id, state, stream(pieces))
+        await store.commit_upload(upload_id, state, Digest.of(data))
+
+    async with anyio.create_task_group() as group:
+        for upload_id, data in blobs.items():
+            group.start_soon(upload, upload_id, data)
+    for data in blobs.values():
+        assert await read_all(store.read_blob(Digest.of(data))) == data
+
+
+async def test_large_stream_keeps_memory_flat(store: BlobStore) -> None:
+    if isinstance(store, MemoryBlobStore):
+        pytest.skip("the memory driver holds every byte by design")
+    total, piece = 64 * MIB, 64 * 1024
+
+    async def generate() -> AsyncIterator[bytes]:
+        for i in range(total // piece):
+            yield bytes([i % 251]) * piece
+
+    hasher = hashlib.sha256()
+    tracemalloc.start()
+    try:
+        state = await store.start_upload("big")
+        state = await store.append_upload("big", state, generate(), hasher.update)
+        digest = Digest("sha256", hasher.hexdigest())
+        await store.commit_upload("big", state, digest)
+        reread = hashlib.sha256()
+        async for chunk in store.read_blob(digest):
+            reread.update(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert state.size == total
+    assert reread.hexdigest() == digest.hex
+    assert peak < 16 * MIB
+
+
+def test_unknown_driver_is_an_error() -> None:
+    message = "unknown storage driver 'filesytem'; known: filesystem, memory"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        open_blob_store("filesytem", root="/tmp")

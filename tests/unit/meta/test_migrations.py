@@ -1,0 +1,70 @@
+"""Migrations build exactly ``schema.metadata``, run twice harmlessly, and tolerate racing nodes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from berth.meta.schema import metadata
+from berth.meta.sql import open_meta_store
+
+
+def _diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def _assert_no_drift(url: str) -> None:
+    store = await open_meta_store(url)
+    try:
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(_diff) == []
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    finally:
+        await store.close()
+    assert tables == set(metadata.tables) | {"alembic_version"}
+
+
+async def test_migrated_sqlite_schema_matches_metadata(tmp_path: Path) -> None:
+    await _assert_no_drift(f"sqlite+aiosqlite:///{tmp_path / 'berth.db'}")
+
+
+@pytest.mark.postgres
+async def test_migrated_postgresql_schema_matches_metadata(postgresql_url: str) -> None:
+    await _assert_no_drift(postgresql_url)
+
+
+async def test_open_meta_store_twice_is_harmless(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'berth.db'}"
+    for _ in range(2):
+        store = await open_meta_store(url)
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(_revision) == "0001"
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_nodes_starting_at_once_migrate_once(postgresql_url: str) -> None:
+    stores = await asyncio.gather(*(open_meta_store(postgresql_url) for _ in range(4)))
+    try:
+        async with stores[0].engine.connect() as conn:
+            assert await conn.run_sync(_revision) == "0001"
+    finally:
+        for store in stores:
+            await store.close()
+
+
+def test_unknown_database_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported metadata database 'mysql'"):
+        asyncio.run(open_meta_store("mysql://localhost/berth"))
