@@ -26,7 +26,7 @@ from berth.auth.tokens import TokenSigner
 from berth.meta.base import MetaStore
 from berth.meta.sql import open_meta_store
 from berth.services import Services, build_services, utc_now
-from berth.settings import Settings, load_settings
+from berth.settings import Settings, SettingsError, load_settings
 from berth.storage import open_blob_store
 from berth.storage.base import BlobStore
 from berth.types import Principal
@@ -36,6 +36,7 @@ __all__ = [
     "RootCredentials",
     "app_from_environment",
     "create_app",
+    "resolve_account",
     "root_credentials",
     "token_signer",
 ]
@@ -44,6 +45,8 @@ log = logging.getLogger("berth")
 
 _TOKEN_KEY_SETTING = "registry_token_key"
 _ROOT_FILE = "root-credentials.json"
+_ACCOUNT_FILE = "account-id"
+_ACCOUNT_SETTING = "account_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,29 @@ class RootCredentials:
 def _new_access_key_id() -> str:
     alphabet = string.ascii_uppercase + "234567"
     return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+def resolve_account(settings: Settings) -> Settings:
+    """Settings with an account id: as configured, else kept in the data dir, else a new one."""
+    if settings.account_id is not None:
+        return settings
+    path = settings.data_dir / _ACCOUNT_FILE
+    if path.exists():
+        return settings.with_overrides(account_id=path.read_text().strip())
+    account = str(secrets.randbelow(9 * 10**11) + 10**11)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(account + "\n")
+    return settings.with_overrides(account_id=account)
+
+
+async def _bind_account(meta: MetaStore, account: str) -> None:
+    """A database belongs to one account; starting it under another is a start-up error."""
+    async with meta.transaction() as tx:
+        stored = await tx.settings.put_if_absent(_ACCOUNT_SETTING, account)
+    if stored != account:
+        raise SettingsError(
+            f"this database belongs to account {stored}, but the account id is set to {account}"
+        )
 
 
 def root_credentials(settings: Settings) -> RootCredentials:
@@ -114,7 +140,7 @@ class BerthApp:
     """The ASGI application. Resources open at lifespan start (or ``startup()`` in tests)."""
 
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
-        self.settings = settings
+        self.settings = resolve_account(settings)
         self.clock = clock
         self._router: Starlette | None = None
         self._services: Services | None = None
@@ -132,14 +158,17 @@ class BerthApp:
 
     async def startup(self) -> None:
         settings = self.settings
-        meta = await open_meta_store(
-            settings.resolved_database_url, registry_id=settings.account_id
-        )
+        meta = await open_meta_store(settings.resolved_database_url, registry_id=settings.account)
+        try:
+            await _bind_account(meta, settings.account)
+        except SettingsError:
+            await meta.close()
+            raise
         self._signer = await token_signer(meta)
         self._services = build_services(
             meta,
             open_blobs(settings),
-            account=settings.account_id,
+            account=settings.account,
             region=settings.region,
             max_manifest_bytes=settings.max_manifest_bytes,
             clock=self.clock,
@@ -149,9 +178,7 @@ class BerthApp:
             routes=[
                 Route("/healthz", healthz, methods=["GET"]),
                 Route("/readyz", readyz, methods=["GET"]),
-                Mount(
-                    "/v2", app=RegistryAuthentication(registry, self._signer, settings.account_id)
-                ),
+                Mount("/v2", app=RegistryAuthentication(registry, self._signer, settings.account)),
             ]
         )
         router.state.berth = self
@@ -162,7 +189,7 @@ class BerthApp:
             await self._services.meta.close()
 
     def issue_root_token(self, access_key_id: str = "") -> str:
-        principal = Principal.root(self.settings.account_id, access_key_id)
+        principal = Principal.root(self.settings.account, access_key_id)
         return self.signer.issue(principal, self.settings.token_ttl_seconds).token
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

@@ -174,7 +174,7 @@ class DeniedError(BerthError):
 class UnsupportedError(BerthError):
     status = 405
     oci_code = "UNSUPPORTED"
-    aws_type = "UnsupportedOperationException"
+    aws_type = "UnknownOperationException"
 
 
 class TooManyRequestsError(BerthError):

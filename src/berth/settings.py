@@ -16,7 +16,6 @@ from berth.types import AccountId
 __all__ = ["STORAGE_DRIVERS", "Settings", "SettingsError", "load_settings"]
 
 STORAGE_DRIVERS = ("filesystem", "memory")
-_DEFAULT_ACCOUNT = "000000000000"
 
 
 class SettingsError(ValueError):
@@ -29,7 +28,7 @@ class Settings:
     port: int = 5000
     data_dir: Path = Path("berth-data")
     public_url: str | None = None
-    account_id: str = _DEFAULT_ACCOUNT
+    account_id: str | None = None
     region: str = "us-east-1"
     root_access_key_id: str | None = None
     root_secret_access_key: str | None = None
@@ -46,6 +45,13 @@ class Settings:
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'berth.db'}"
+
+    @property
+    def account(self) -> str:
+        """The account id; set (or resolved from the data dir) before the app starts."""
+        if self.account_id is None:
+            raise SettingsError("the account id is not resolved yet")
+        return self.account_id
 
     @property
     def resolved_storage_path(self) -> Path:
@@ -80,10 +86,11 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def _validated(settings: Settings) -> Settings:
-    try:
-        AccountId(settings.account_id)
-    except ValueError as error:
-        raise SettingsError(f"BERTH_ACCOUNT_ID: {error}") from None
+    if settings.account_id is not None:
+        try:
+            AccountId(settings.account_id)
+        except ValueError as error:
+            raise SettingsError(f"BERTH_ACCOUNT_ID: {error}") from None
     if settings.storage not in STORAGE_DRIVERS:
         known = ", ".join(STORAGE_DRIVERS)
         raise SettingsError(f"unknown storage driver {settings.storage!r}; known: {known}")

@@ -12,7 +12,7 @@ from granian import Granian
 from granian.constants import Interfaces
 from rich.console import Console
 
-from berth.app import create_app, root_credentials
+from berth.app import create_app, resolve_account, root_credentials
 from berth.settings import Settings, SettingsError, load_settings
 
 __all__ = ["app"]
@@ -54,6 +54,7 @@ def serve(
     """Run the registry."""
     settings = _settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = resolve_account(settings)
     credentials = root_credentials(settings)
     if credentials.created:
         console.print(f"[bold]Root credentials (shown once; kept in {credentials.path}):[/bold]")
@@ -66,13 +67,19 @@ def serve(
         "BERTH_HOST": settings.host,
         "BERTH_PORT": str(settings.port),
         "BERTH_DATA_DIR": str(settings.data_dir.resolve()),
+        "BERTH_ACCOUNT_ID": settings.account,
         "BERTH_ROOT_ACCESS_KEY_ID": credentials.access_key_id,
         "BERTH_ROOT_SECRET_ACCESS_KEY": credentials.secret_access_key,
     }
     if config is not None:
         environment["BERTH_CONFIG"] = str(config.resolve())
     os.environ.update(environment)
-    asyncio.run(_prepare(settings))
+    try:
+        asyncio.run(_prepare(settings))
+    except SettingsError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    console.print(f"Account {settings.account}, region {settings.region}")
     console.print(f"Berth listening on http://{settings.host}:{settings.port}")
     _run_server(settings)
 
@@ -92,7 +99,7 @@ def _run_server(settings: Settings) -> None:
 @app.command()
 def token(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Print a registry login token for the account root (password for user AWS)."""
-    settings = _settings(config, data_dir=data_dir)
+    settings = resolve_account(_settings(config, data_dir=data_dir))
     credentials = root_credentials(settings)
 
     async def issue() -> str:

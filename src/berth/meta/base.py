@@ -8,7 +8,6 @@ themselves and never hand out rows.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field

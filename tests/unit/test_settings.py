@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pytest
+
+from berth.settings import SettingsError, load_settings
+
+
+def test_defaults() -> None:
+    settings = load_settings(environ={})
+    assert (settings.host, settings.port, settings.region) == ("127.0.0.1", 5000, "us-east-1")
+    assert settings.account_id is None
+    assert settings.storage == "filesystem"
+
+
+def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
+    config = tmp_path / "berth.toml"
+    config.write_text('region = "eu-west-1"\nport = 6000\naccount_id = "111111111111"\n')
+    environ = {"BERTH_PORT": "7000", "BERTH_ACCOUNT_ID": "222222222222"}
+    settings = load_settings(config, environ, account_id="333333333333")
+    assert settings.region == "eu-west-1"
+    assert settings.port == 7000
+    assert settings.account_id == "333333333333"
+
+
+def test_database_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(environ={"BERTH_DATA_DIR": str(tmp_path)})
+    assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path / 'berth.db'}"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"BERTH_ACCOUNT_ID": "12"}, "12 digits"),
+        ({"BERTH_STORAGE": "filesytem"}, "unknown storage driver 'filesytem'"),
+        ({"BERTH_PORT": "many"}, "must be an integer"),
+        ({"BERTH_PORT": "70000"}, "port must be"),
+        ({"BERTH_ROOT_ACCESS_KEY_ID": "AKIA"}, "set both"),
+    ],
+)
+def test_bad_settings_are_start_up_errors(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)
+
+
+def test_unknown_key_in_file(tmp_path: Path) -> None:
+    config = tmp_path / "berth.toml"
+    config.write_text('colour = "blue"\n')
+    with pytest.raises(SettingsError, match="unknown setting 'colour'"):
+        load_settings(config, {})
