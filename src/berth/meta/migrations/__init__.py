@@ -17,6 +17,7 @@ def alembic_config(url: str | None = None) -> Config:
     """A Config for this package's migrations (``url`` only for the standalone alembic CLI)."""
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.set_main_option("path_separator", "os")
     if url is not None:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
