@@ -19,9 +19,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from berth.api.aws import AwsContext
+from berth.api.ecr import ecr_app
+from berth.api.front import AwsFrontDoor
+from berth.api.iam import query_app
 from berth.api.oci.context import RegistryContext
 from berth.api.oci.routes import registry_app
+from berth.auth.credentials import Credential, StaticCredentials
 from berth.auth.middleware import RegistryAuthentication
+from berth.auth.sigv4 import KeyMaterial
 from berth.auth.tokens import TokenSigner
 from berth.meta.base import MetaStore
 from berth.meta.sql import open_meta_store
@@ -174,15 +180,34 @@ class BerthApp:
             clock=self.clock,
         )
         registry = registry_app(RegistryContext(self._services, settings.public_url))
+        aws = self._aws_context()
         router = Starlette(
             routes=[
                 Route("/healthz", healthz, methods=["GET"]),
                 Route("/readyz", readyz, methods=["GET"]),
                 Mount("/v2", app=RegistryAuthentication(registry, self._signer, settings.account)),
+                Route("/", AwsFrontDoor(ecr_app(aws), query_app(aws)), methods=["POST"]),
             ]
         )
         router.state.berth = self
         self._router = router
+
+    def _aws_context(self) -> AwsContext:
+        settings = self.settings
+        root = root_credentials(settings)
+        principal = Principal.root(settings.account, root.access_key_id)
+        credentials = StaticCredentials(
+            {root.access_key_id: Credential(KeyMaterial(root.secret_access_key), principal)}
+        )
+        return AwsContext(
+            services=self.services,
+            credentials=credentials,
+            account=settings.account,
+            region=settings.region,
+            public_url=settings.public_url,
+            issue_token=lambda who: self.signer.issue(who, settings.token_ttl_seconds),
+            clock=self.clock,
+        )
 
     async def shutdown(self) -> None:
         if self._services is not None:
