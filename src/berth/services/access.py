@@ -1,15 +1,30 @@
 """The one authorization entry point every surface calls: may this principal do this action here?
 
-Until identity policies land, the account root may do everything and nobody else anything; the
-refusal already names who, what, where and why in AWS's words.
+Until identity policies are wired in, the account root may do everything and nobody else
+anything; the refusal already names who, what, where and why in AWS's words.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from berth.errors import AccessDeniedError, UnauthorizedError
 from berth.types import Principal
 
-__all__ = ["AccessService"]
+__all__ = ["AccessService", "Origin", "RequestContext"]
+
+RequestContext = Mapping[str, str | list[str] | bool | int | None]
+"""Extra condition keys a request brings (``aws:RequestTag/x``, ``aws:TagKeys``, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from, for conditions (``aws:SourceIp``) and the audit log."""
+
+    source_ip: str = ""
+    request_id: str = ""
+    secure_transport: bool = False
 
 
 class AccessService:
@@ -20,7 +35,15 @@ class AccessService:
     def repository_arn(self, name: str) -> str:
         return f"arn:aws:ecr:{self.region}:{self.account}:repository/{name}"
 
-    async def authorize(self, principal: Principal, action: str, resource: str) -> None:
+    async def authorize(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        *,
+        context: RequestContext | None = None,
+        origin: Origin | None = None,
+    ) -> None:
         """Return if allowed; raise UnauthorizedError (anonymous) or AccessDeniedError."""
         if principal.is_root and principal.account == self.account:
             return
@@ -31,9 +54,16 @@ class AccessService:
             f"{resource} because no identity-based policy allows the {action} action"
         )
 
-    async def allows(self, principal: Principal, action: str, resource: str) -> bool:
+    async def allows(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        *,
+        context: RequestContext | None = None,
+    ) -> bool:
         try:
-            await self.authorize(principal, action, resource)
+            await self.authorize(principal, action, resource, context=context)
         except (AccessDeniedError, UnauthorizedError):
             return False
         return True

@@ -47,7 +47,7 @@ def realm_of(request: Request) -> str:
 
 def page_of(request: Request) -> Page:
     """``n`` and ``last``: n capped at 1000 (a Link header says there is more)."""
-    n = request.query_params.get("n")
+    n = request.query_params.get("n") or None  # Fix: an empty n is no n (was 400)
     last = request.query_params.get("last") or None
     if n is None:
         return Page(None, last)

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from berth.api.oci.context import context_of, repository_of
-from berth.errors import PayloadTooLargeError
-from berth.types import parse_reference
+from berth.errors import ManifestUnknownError, PayloadTooLargeError, TagInvalidError
+from berth.types import Reference, parse_reference
 
 __all__ = ["delete_manifest", "get_manifest", "head_manifest", "put_manifest"]
 
@@ -26,6 +26,20 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def _lookup_reference(text: str) -> Reference:
+    """A reference to read or delete: a name no tag can have names no manifest (404, not 400).
+
+    Fix: HEAD/GET of ``.INVALID_MANIFEST_NAME`` answered 400 TAG_INVALID; the conformance suite
+    (and distribution) answer 404. PUT still refuses a bad tag with TAG_INVALID.
+    """
+    try:
+        return parse_reference(text)
+    except TagInvalidError:
+        raise ManifestUnknownError(
+            f"manifest unknown: {text[:200]}", detail={"reference": text[:200]}
+        ) from None
+
+
 async def get_manifest(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
@@ -33,7 +47,7 @@ async def get_manifest(request: Request) -> Response:
     await services.access.authorize(
         principal, "ecr:BatchGetImage", services.access.repository_arn(name)
     )
-    reference = parse_reference(request.path_params["reference"])
+    reference = _lookup_reference(request.path_params["reference"])
     repository = await services.repositories.get(name)
     manifest = await services.images.pull(repository, reference)
     headers = {"Docker-Content-Digest": manifest.digest, "ETag": f'"{manifest.digest}"'}
@@ -47,7 +61,7 @@ async def head_manifest(request: Request) -> Response:
     await services.access.authorize(
         principal, "ecr:BatchGetImage", services.access.repository_arn(name)
     )
-    reference = parse_reference(request.path_params["reference"])
+    reference = _lookup_reference(request.path_params["reference"])
     repository = await services.repositories.get(name)
     manifest = await services.images.resolve(repository, reference)
     headers = {
@@ -91,7 +105,7 @@ async def delete_manifest(request: Request) -> Response:
     await services.access.authorize(
         principal, "ecr:BatchDeleteImage", services.access.repository_arn(name)
     )
-    reference = parse_reference(request.path_params["reference"])
+    reference = _lookup_reference(request.path_params["reference"])
     repository = await services.repositories.get(name)
     await services.images.delete(repository, reference)
     return Response(status_code=202, headers={"Content-Length": "0"})

@@ -9,7 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from berth.api.oci.context import realm_of
-from berth.errors import BerthError, RangeInvalidError, ServerError, UnsupportedError
+from berth.errors import (
+    BerthError,
+    RangeInvalidError,
+    ServerError,
+    UnauthorizedError,
+    UnsupportedError,
+)
 
 __all__ = ["render_error", "render_unexpected"]
 
@@ -26,18 +32,23 @@ def _body(error: BerthError) -> dict[str, object]:
 async def render_error(request: Request, exc: Exception) -> Response:
     error = exc if isinstance(exc, BerthError) else ServerError("internal error")
     headers: dict[str, str] = {"Docker-Distribution-API-Version": "registry/2.0"}
-    if error.status == 401:
+    # Fix: every authentication failure is a 401 with the challenge on the registry, so clients
+    # log in again (an expired token was a 403 with no challenge: its AWS status).
+    status = 401 if isinstance(error, UnauthorizedError) else error.status
+    if status == 401:
         headers["WWW-Authenticate"] = (
             f'Basic realm="{realm_of(request)}",service="ecr.amazonaws.com"'
         )
     if isinstance(error, RangeInvalidError) and isinstance(error.detail, dict):
         size = error.detail.get("size")
-        if "upload" in request.url.path or "uploads" in request.url.path:
+        # Fix: decide by the matched route, not by "upload" in the path (a repository may be
+        # named uploads/x, and its blob's 416 then lacked Content-Range).
+        if "upload_id" in request.path_params:
             headers["Range"] = f"0-{max(int(size or 0) - 1, 0)}"
             headers["Location"] = request.url.path
         elif size is not None:
             headers["Content-Range"] = f"bytes */{size}"
-    return JSONResponse(_body(error), status_code=error.status, headers=headers)
+    return JSONResponse(_body(error), status_code=status, headers=headers)
 
 
 async def render_unexpected(request: Request, exc: Exception) -> Response:
@@ -51,4 +62,6 @@ async def render_http_error(request: Request, exc: Exception) -> Response:
     error = UnsupportedError(f"{request.method} {request.url.path[:200]} is not supported")
     response = await render_error(request, error)
     response.status_code = status
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)  # Fix: keep Allow on a 405
     return response
