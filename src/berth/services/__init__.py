@@ -42,7 +42,7 @@ def build_services(
     return Services(
         meta=meta,
         blobs=blobs,
-        access=AccessService(account, region),
+        access=AccessService(account, region, meta, clock),
         repositories=RepositoryService(meta, clock),
         uploads=UploadService(meta, blobs, clock),
         images=ImageService(meta, clock, max_manifest_bytes),

@@ -1,21 +1,35 @@
 """The one authorization entry point every surface calls: may this principal do this action here?
 
-Until identity policies are wired in, the account root may do everything and nobody else
-anything; the refusal already names who, what, where and why in AWS's words.
+It gathers what AWS would weigh (the caller's identity policies, permissions boundary and session
+policies; the repository's policy and tags; the request's context) and asks the pure engine in
+``berth.iam``. Policies are parsed once and cached briefly, so a decision costs no parsing and,
+within the cache's lifetime, no database round trip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
-from berth.errors import AccessDeniedError, UnauthorizedError
+from berth.errors import AccessDeniedError, MalformedPolicyDocumentError, UnauthorizedError
+from berth.iam import AuthorizationRequest, Decision, NamedPolicy, Policy, PolicyKind, evaluate
+from berth.iam import parse_policy as parse
+from berth.meta.base import MetaStore
 from berth.types import Principal
 
-__all__ = ["AccessService", "Origin", "RequestContext"]
+__all__ = ["AccessService", "Origin", "PolicyResolver", "PolicyView", "RequestContext"]
+
+log = logging.getLogger("berth.access")
 
 RequestContext = Mapping[str, str | list[str] | bool | int | None]
 """Extra condition keys a request brings (``aws:RequestTag/x``, ``aws:TagKeys``, ...)."""
+
+_REPOSITORY_PREFIX = ":repository/"
+_CACHE_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +41,59 @@ class Origin:
     secure_transport: bool = False
 
 
+class PolicyView(Protocol):
+    """What the identity service knows about a principal's policies."""
+
+    @property
+    def identity_policies(self) -> tuple[NamedPolicy, ...]: ...
+    @property
+    def permissions_boundary(self) -> Policy | None: ...
+    @property
+    def session_policies(self) -> tuple[Policy, ...]: ...
+    @property
+    def role_arn(self) -> str | None: ...
+    @property
+    def principal_tags(self) -> Mapping[str, str]: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class PolicyResolver(Protocol):
+    async def policies_for(self, principal: Principal) -> PolicyView: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _NoPolicies:
+    identity_policies: tuple[NamedPolicy, ...] = ()
+    permissions_boundary: Policy | None = None
+    session_policies: tuple[Policy, ...] = ()
+    role_arn: str | None = None
+    principal_tags: Mapping[str, str] = field(default_factory=dict)
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Resource:
+    policy: Policy | None
+    tags: tuple[tuple[str, str], ...]
+    expires: float
+
+
 class AccessService:
-    def __init__(self, account: str, region: str) -> None:
+    def __init__(
+        self,
+        account: str,
+        region: str,
+        meta: MetaStore,
+        clock: Callable[[], datetime],
+        resolver: PolicyResolver | None = None,
+    ) -> None:
         self.account = account
         self.region = region
+        self.meta = meta
+        self.clock = clock
+        self.resolver = resolver
+        self._resources: dict[str, _Resource] = {}
 
     def repository_arn(self, name: str) -> str:
         return f"arn:aws:ecr:{self.region}:{self.account}:repository/{name}"
@@ -45,14 +108,12 @@ class AccessService:
         origin: Origin | None = None,
     ) -> None:
         """Return if allowed; raise UnauthorizedError (anonymous) or AccessDeniedError."""
-        if principal.is_root and principal.account == self.account:
+        decision = await self.decide(principal, action, resource, context=context, origin=origin)
+        if decision.allowed:
             return
         if principal.is_anonymous:
-            raise UnauthorizedError("authentication required")
-        raise AccessDeniedError(
-            f"User: {principal.arn} is not authorized to perform: {action} on resource: "
-            f"{resource} because no identity-based policy allows the {action} action"
-        )
+            raise UnauthorizedError("authentication required", detail=decision.message)
+        raise AccessDeniedError(decision.message)
 
     async def allows(
         self,
@@ -62,8 +123,98 @@ class AccessService:
         *,
         context: RequestContext | None = None,
     ) -> bool:
-        try:
-            await self.authorize(principal, action, resource, context=context)
-        except (AccessDeniedError, UnauthorizedError):
-            return False
-        return True
+        decision = await self.decide(principal, action, resource, context=context)
+        return decision.allowed
+
+    async def decide(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        *,
+        context: RequestContext | None = None,
+        origin: Origin | None = None,
+    ) -> Decision:
+        """The engine's decision, with what AWS would weigh for this request."""
+        view = await self._policies(principal)
+        if not view.active:
+            raise UnauthorizedError("the credentials used to sign this request are no longer valid")
+        target = await self._resource(resource)
+        request = AuthorizationRequest(
+            principal=principal,
+            action=action,
+            resource=resource,
+            resource_account=self.account,
+            context=self._context(view, target, context, origin),
+            identity_policies=view.identity_policies,
+            resource_policy=target.policy,
+            permissions_boundary=view.permissions_boundary,
+            session_policies=view.session_policies,
+            role_arn=view.role_arn,
+        )
+        return evaluate(request)
+
+    def forget_resource(self, resource: str) -> None:
+        """Drop a cached repository policy at once (after this node changed it)."""
+        self._resources.pop(resource, None)
+
+    async def _policies(self, principal: Principal) -> PolicyView:
+        if self.resolver is None or principal.is_root or principal.is_anonymous:
+            return _NoPolicies()
+        return await self.resolver.policies_for(principal)
+
+    async def _resource(self, resource: str) -> _Resource:
+        now = time.monotonic()
+        cached = self._resources.get(resource)
+        if cached is not None and cached.expires > now:
+            return cached
+        found = await self._load_resource(resource, now + _CACHE_SECONDS)
+        if len(self._resources) > 10_000:
+            self._resources.clear()
+        self._resources[resource] = found
+        return found
+
+    async def _load_resource(self, resource: str, expires: float) -> _Resource:
+        prefix = f"arn:aws:ecr:{self.region}:{self.account}{_REPOSITORY_PREFIX}"
+        if not resource.startswith(prefix):
+            return _Resource(None, (), expires)
+        async with self.meta.read() as tx:
+            repository = await tx.repositories.get(resource.removeprefix(prefix))
+        if repository is None:
+            return _Resource(None, (), expires)
+        return _Resource(_parsed(repository.policy), repository.resource_tags, expires)
+
+    def _context(
+        self,
+        view: PolicyView,
+        target: _Resource,
+        extra: RequestContext | None,
+        origin: Origin | None,
+    ) -> dict[str, str | list[str] | bool | int | None]:
+        now = self.clock()
+        context: dict[str, str | list[str] | bool | int | None] = {
+            "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": int(now.timestamp()),
+        }
+        if origin is not None:
+            context["aws:SecureTransport"] = origin.secure_transport
+            if origin.source_ip:
+                context["aws:SourceIp"] = origin.source_ip
+        for key, value in view.principal_tags.items():
+            context[f"aws:PrincipalTag/{key}"] = value
+        for key, value in target.tags:
+            context[f"aws:ResourceTag/{key}"] = value
+            context[f"ecr:ResourceTag/{key}"] = value
+        if extra:
+            context.update(extra)
+        return context
+
+
+def _parsed(text: str | None) -> Policy | None:
+    if not text:
+        return None
+    try:
+        return parse(text, PolicyKind.RESOURCE)
+    except MalformedPolicyDocumentError:
+        log.warning("a stored repository policy no longer parses; it is ignored")
+        return None
