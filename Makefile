@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= berth-data
 
-.PHONY: serve test lint typecheck bench system-deps clean
+.PHONY: serve test lint typecheck bench system-deps bench-deps apt-install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,12 +16,20 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/berth serve --host 127.0.0.1 --port 5000 --data-dir $(DATA_DIR)
 
-# Debian packages the real-client tests drive, installed when missing and running as root.
+# Debian packages the tests drive (skopeo, PostgreSQL), installed when missing and running as root.
 system-deps:
+	@$(MAKE) --no-print-directory apt-install PROGRAMS="skopeo:skopeo initdb:postgresql"
+
+# Debian packages the benchmarks compare against.
+bench-deps:
+	@$(MAKE) --no-print-directory apt-install PROGRAMS="docker-registry:docker-registry nginx:nginx"
+
+apt-install:
 	@missing=""; \
-	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
-	command -v docker-registry >/dev/null 2>&1 || missing="$$missing docker-registry"; \
-	command -v initdb >/dev/null 2>&1 || test -x /usr/lib/postgresql/15/bin/initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	for pair in $(PROGRAMS); do \
+	  program=$${pair%%:*}; package=$${pair##*:}; \
+	  command -v $$program >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/$$program >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing:$$missing"; \
@@ -42,7 +50,7 @@ typecheck: $(STAMP)
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest -q
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) bench-deps
 	$(BIN)/python benchmarks/registry_bench.py --out docs/performance.md
 
 clean:
