@@ -126,8 +126,10 @@ def parse_manifest(body: bytes, content_type: str | None, max_bytes: int) -> Par
         raise PayloadTooLargeError(f"manifest is {len(body)} bytes; the limit is {max_bytes}")
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _invalid(f"not valid JSON ({error})") from None
+    except (ValueError, RecursionError) as error:
+        # Fix: ValueError (beyond JSONDecodeError and UnicodeDecodeError: an integer over
+        # Python's 4300-digit limit) and RecursionError (deep nesting) were 500s.
+        raise _invalid(f"not valid JSON ({str(error)[:200]})") from None
     if not isinstance(document, dict):
         raise _invalid("the document must be a JSON object")
     if document.get("schemaVersion") != 2:

@@ -13,8 +13,15 @@ from berth.types import Digest
 
 __all__ = ["delete_blob", "get_blob", "head_blob"]
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 _OCTET = "application/octet-stream"
+_BEYOND_ANY_BLOB = 10**18
+
+
+def _offset(text: str) -> int:
+    """A range bound; Fix: a bound over Python's 4300-digit int limit was a 500."""
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else _BEYOND_ANY_BLOB
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -26,10 +33,10 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.groups()
     if first == "":
-        start, end = max(size - int(last), 0), size
+        start, end = max(size - _offset(last), 0), size
     else:
-        start = int(first)
-        end = size if last == "" else min(int(last) + 1, size)
+        start = _offset(first)
+        end = size if last == "" else min(_offset(last) + 1, size)
     if start >= size or start >= end:
         raise RangeInvalidError(
             f"range {header[:100]!r} is not satisfiable for a blob of {size} bytes",

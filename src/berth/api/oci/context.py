@@ -51,9 +51,11 @@ def page_of(request: Request) -> Page:
     last = request.query_params.get("last") or None
     if n is None:
         return Page(None, last)
-    if not n.isdigit():
+    # Fix: isdigit() passed "²" and int() refused it, or a 5000-digit n: both were 500s.
+    if not n.isascii() or not n.isdigit():
         raise PaginationInvalidError(f"n must be a non-negative integer, not {n[:50]!r}")
-    return Page(min(int(n), MAX_PAGE), last)
+    significant = n.lstrip("0")
+    return Page(MAX_PAGE if len(significant) > 4 else min(int(n), MAX_PAGE), last)
 
 
 def next_link(path: str, limit: int, last: str) -> str:

@@ -13,9 +13,10 @@ __all__ = ["delete_manifest", "get_manifest", "head_manifest", "put_manifest"]
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"manifest is {declared} bytes; the limit is {limit}")
+    declared = (request.headers.get("content-length") or "").lstrip("0")
+    # Fix: a 5000-digit (or "²") Content-Length made int() raise, a 500; compare digits first.
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+        raise PayloadTooLargeError(f"manifest is {declared[:20]} bytes; the limit is {limit}")
     parts: list[bytes] = []
     total = 0
     async for chunk in request.stream():

@@ -15,7 +15,8 @@ from berth.types import Digest, Principal, RepositoryName
 
 __all__ = ["cancel_upload", "complete_upload", "get_upload", "patch_upload", "start_upload"]
 
-_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[= ])?(\d+)-(\d+)(?:/(\d+|\*))?$")
+# Fix: bounded ASCII digits; a 5000-digit bound made int() raise (a 500), now it is malformed.
+_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[= ])?([0-9]{1,18})-([0-9]{1,18})(?:/([0-9]{1,18}|\*))?$")
 
 
 def _has_body(request: Request) -> bool:
