@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -128,6 +129,12 @@ def open_blobs(settings: Settings) -> BlobStore:
     return open_blob_store(settings.storage)
 
 
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    message = "no such endpoint" if status == 404 else "method not allowed"
+    return JSONResponse({"message": message}, status_code=status)
+
+
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -187,10 +194,12 @@ class BerthApp:
                 Route("/readyz", readyz, methods=["GET"]),
                 Mount("/v2", app=RegistryAuthentication(registry, self._signer, settings.account)),
                 Route("/", AwsFrontDoor(ecr_app(aws), query_app(aws)), methods=["POST"]),
-            ]
+            ],
+            exception_handlers={HTTPException: not_found},
         )
         router.state.berth = self
         self._router = router
+        self._services.lifecycle.start(settings.lifecycle_interval_seconds)
 
     def _aws_context(self) -> AwsContext:
         settings = self.settings
@@ -211,6 +220,7 @@ class BerthApp:
 
     async def shutdown(self) -> None:
         if self._services is not None:
+            await self._services.lifecycle.stop()
             await self._services.meta.close()
 
     def issue_root_token(self, access_key_id: str = "") -> str:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from berth.domain.manifests import ParsedManifest, parse_manifest
 from berth.domain.mediatypes import OCI_INDEX
+from berth.domain.tags import tag_is_mutable
 from berth.errors import (
     DigestInvalidError,
     ImageTagAlreadyExistsError,
@@ -35,7 +36,7 @@ def _references(parsed: ParsedManifest) -> list[Reference]:
 
 
 def _is_mutable(repository: Repository, tag: str) -> bool:
-    return repository.tag_mutability != "IMMUTABLE"
+    return tag_is_mutable(repository.tag_mutability, repository.tag_mutability_exclusions, tag)
 
 
 class ImageService:
@@ -66,14 +67,7 @@ class ImageService:
     async def put(
         self, repository: Repository, reference: Tag | Digest, body: bytes, content_type: str | None
     ) -> Manifest:
-        algorithm = reference.algorithm if isinstance(reference, Digest) else "sha256"
-        digest = Digest.of(body, algorithm)
-        if isinstance(reference, Digest) and digest != reference:
-            raise DigestInvalidError(
-                f"manifest digest {digest} does not match the reference {reference}",
-                detail={"expected": str(reference), "actual": str(digest)},
-            )
-        parsed = parse_manifest(body, content_type, self.max_manifest_bytes)
+        digest, parsed = self.validate(reference, body, content_type)
         manifest = Manifest(
             repository_id=repository.id,
             digest=str(digest),
@@ -92,6 +86,19 @@ class ImageService:
             if isinstance(reference, str):
                 await self._tag(tx, repository, reference, manifest.digest)
         return manifest
+
+    def validate(
+        self, reference: Tag | Digest, body: bytes, content_type: str | None
+    ) -> tuple[Digest, ParsedManifest]:
+        """The manifest's digest and parsed form, or the error a push of it would get."""
+        algorithm = reference.algorithm if isinstance(reference, Digest) else "sha256"
+        digest = Digest.of(body, algorithm)
+        if isinstance(reference, Digest) and digest != reference:
+            raise DigestInvalidError(
+                f"manifest digest {digest} does not match the reference {reference}",
+                detail={"expected": str(reference), "actual": str(digest)},
+            )
+        return digest, parse_manifest(body, content_type, self.max_manifest_bytes)
 
     async def delete(self, repository: Repository, reference: Tag | Digest) -> None:
         async with self.meta.transaction() as tx:

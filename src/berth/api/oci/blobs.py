@@ -7,7 +7,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from berth.api.oci.context import context_of, repository_of
+from berth.api.oci.context import authorize, context_of, repository_of
 from berth.errors import BlobUnknownError, RangeInvalidError
 from berth.types import Digest
 
@@ -49,9 +49,7 @@ async def head_blob(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:BatchCheckLayerAvailability", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:BatchCheckLayerAvailability", name)
     digest = Digest.parse(request.path_params["digest"])
     repository = await services.repositories.get(name)
     blob = await services.uploads.blob(repository, digest)
@@ -68,9 +66,7 @@ async def get_blob(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:GetDownloadUrlForLayer", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:GetDownloadUrlForLayer", name)
     digest = Digest.parse(request.path_params["digest"])
     repository = await services.repositories.get(name)
     blob = await services.uploads.blob(repository, digest)
@@ -95,9 +91,7 @@ async def delete_blob(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:BatchDeleteImage", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:BatchDeleteImage", name)
     digest = Digest.parse(request.path_params["digest"])
     repository = await services.repositories.get(name)
     if not await services.uploads.unlink(repository, digest):

@@ -10,9 +10,19 @@ from starlette.requests import Request
 from berth.auth.middleware import principal_from_scope
 from berth.errors import PaginationInvalidError
 from berth.services import Services
+from berth.services.access import Origin
 from berth.types import Principal, RepositoryName
 
-__all__ = ["Page", "RegistryContext", "context_of", "page_of", "realm_of"]
+__all__ = [
+    "Page",
+    "RegistryContext",
+    "authorize",
+    "context_of",
+    "origin_of",
+    "page_of",
+    "realm_of",
+    "repository_of",
+]
 
 MAX_PAGE = 1000
 
@@ -32,6 +42,23 @@ class Page:
 def context_of(request: Request) -> tuple[RegistryContext, Principal]:
     context: RegistryContext = request.app.state.registry
     return context, principal_from_scope(request.scope)
+
+
+def origin_of(request: Request) -> Origin:
+    client = request.client
+    return Origin(
+        source_ip=client.host if client is not None else "",
+        request_id=request.headers.get("x-request-id", ""),
+        secure_transport=request.url.scheme == "https",
+    )
+
+
+async def authorize(request: Request, principal: Principal, action: str, name: str) -> None:
+    """The one authorization call of a handler: ``action`` on the repository ``name``."""
+    access = context_of(request)[0].services.access
+    await access.authorize(
+        principal, action, access.repository_arn(name), origin=origin_of(request)
+    )
 
 
 def repository_of(request: Request) -> RepositoryName:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from berth.api.oci.context import context_of, next_link, page_of, repository_of
+from berth.api.oci.context import authorize, context_of, next_link, page_of, repository_of
 from berth.domain.mediatypes import OCI_INDEX
 from berth.errors import UnauthorizedError
 from berth.types import Digest
@@ -24,9 +24,7 @@ async def list_tags(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:ListImages", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:ListImages", name)
     page = page_of(request)
     repository = await services.repositories.get(name)
     limit = None if page.limit is None else page.limit + 1
@@ -42,9 +40,7 @@ async def list_referrers(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:BatchGetImage", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:BatchGetImage", name)
     subject = Digest.parse(request.path_params["digest"])
     artifact_type = request.query_params.get("artifactType") or None
     repository = await services.repositories.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from berth.api.oci.context import context_of, repository_of
+from berth.api.oci.context import authorize, context_of, repository_of
 from berth.errors import ManifestUnknownError, PayloadTooLargeError, TagInvalidError
 from berth.types import Reference, parse_reference
 
@@ -45,9 +45,7 @@ async def get_manifest(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:BatchGetImage", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:BatchGetImage", name)
     reference = _lookup_reference(request.path_params["reference"])
     repository = await services.repositories.get(name)
     manifest = await services.images.pull(repository, reference)
@@ -59,9 +57,7 @@ async def head_manifest(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:BatchGetImage", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:BatchGetImage", name)
     reference = _lookup_reference(request.path_params["reference"])
     repository = await services.repositories.get(name)
     manifest = await services.images.resolve(repository, reference)
@@ -78,13 +74,13 @@ async def put_manifest(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    arn = services.access.repository_arn(name)
-    await services.access.authorize(principal, "ecr:PutImage", arn)
+    await authorize(request, principal, "ecr:PutImage", name)
     reference = parse_reference(request.path_params["reference"])
     body = await _read_limited(request, services.images.max_manifest_bytes)
     repository = await services.repositories.find(name)
     if repository is None:
-        await services.access.authorize(principal, "ecr:CreateRepository", arn)
+        await authorize(request, principal, "ecr:CreateRepository", name)
+        services.images.validate(reference, body, request.headers.get("content-type"))
         repository = await services.repositories.ensure(name)
     manifest = await services.images.put(
         repository, reference, body, request.headers.get("content-type")
@@ -103,9 +99,7 @@ async def delete_manifest(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:BatchDeleteImage", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:BatchDeleteImage", name)
     reference = _lookup_reference(request.path_params["reference"])
     repository = await services.repositories.get(name)
     await services.images.delete(repository, reference)

@@ -11,13 +11,14 @@ from starlette.responses import JSONResponse, Response
 from berth.api.oci.context import realm_of
 from berth.errors import (
     BerthError,
+    BlobUploadInvalidError,
     RangeInvalidError,
     ServerError,
     UnauthorizedError,
     UnsupportedError,
 )
 
-__all__ = ["render_error", "render_unexpected"]
+__all__ = ["render_disconnect", "render_error", "render_http_error", "render_unexpected"]
 
 log = logging.getLogger("berth.api.oci")
 
@@ -49,6 +50,12 @@ async def render_error(request: Request, exc: Exception) -> Response:
         elif size is not None:
             headers["Content-Range"] = f"bytes */{size}"
     return JSONResponse(_body(error), status_code=status, headers=headers)
+
+
+async def render_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away mid-request; nothing it sent after its last acknowledgement counts."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return await render_error(request, BlobUploadInvalidError("the request body was cut short"))
 
 
 async def render_unexpected(request: Request, exc: Exception) -> Response:

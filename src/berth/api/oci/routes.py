@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from berth.api.oci import blobs, listings, manifests, uploads
 from berth.api.oci.context import RegistryContext
-from berth.api.oci.render import render_error, render_http_error, render_unexpected
+from berth.api.oci.render import (
+    render_disconnect,
+    render_error,
+    render_http_error,
+    render_unexpected,
+)
 from berth.errors import BerthError
 
 __all__ = ["ROUTES", "registry_app"]
@@ -40,6 +46,7 @@ def registry_app(context: RegistryContext) -> Starlette:
         routes=ROUTES,
         exception_handlers={
             BerthError: render_error,
+            ClientDisconnect: render_disconnect,
             HTTPException: render_http_error,
             Exception: render_unexpected,
         },

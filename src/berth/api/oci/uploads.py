@@ -8,7 +8,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from berth.api.oci.context import RegistryContext, context_of, repository_of
+from berth.api.oci.context import RegistryContext, authorize, context_of, repository_of
 from berth.errors import BerthError, BlobUploadInvalidError, DigestInvalidError
 from berth.meta.base import Blob, Repository, Upload
 from berth.types import Digest, Principal, RepositoryName
@@ -59,13 +59,12 @@ def _created(name: str, blob: Blob) -> Response:
 
 
 async def _writable_repository(
-    context: RegistryContext, principal: Principal, name: RepositoryName
+    request: Request, context: RegistryContext, principal: Principal, name: RepositoryName
 ) -> Repository:
     services = context.services
     repository = await services.repositories.find(name)
     if repository is None:
-        arn = services.access.repository_arn(name)
-        await services.access.authorize(principal, "ecr:CreateRepository", arn)
+        await authorize(request, principal, "ecr:CreateRepository", name)
         repository = await services.repositories.ensure(name)
     return repository
 
@@ -78,9 +77,8 @@ async def _try_mount(
     try:
         digest = Digest.parse(request.query_params["mount"])
         source_name = RepositoryName(request.query_params.get("from", ""))
-        source_arn = services.access.repository_arn(source_name)
-        await services.access.authorize(principal, "ecr:GetDownloadUrlForLayer", source_arn)
-        await services.access.authorize(principal, "ecr:BatchCheckLayerAvailability", source_arn)
+        await authorize(request, principal, "ecr:GetDownloadUrlForLayer", source_name)
+        await authorize(request, principal, "ecr:BatchCheckLayerAvailability", source_name)
         source = await services.repositories.get(source_name)
     except BerthError:
         return None
@@ -91,10 +89,8 @@ async def start_upload(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:InitiateLayerUpload", services.access.repository_arn(name)
-    )
-    repository = await _writable_repository(context, principal, name)
+    await authorize(request, principal, "ecr:InitiateLayerUpload", name)
+    repository = await _writable_repository(request, context, principal, name)
     if "mount" in request.query_params:
         blob = await _try_mount(context, principal, repository, request)
         if blob is not None:
@@ -112,9 +108,7 @@ async def patch_upload(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:UploadLayerPart", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:UploadLayerPart", name)
     repository = await services.repositories.get(name)
     content_range = _content_range(request)
     start, length = content_range if content_range is not None else (None, None)
@@ -127,9 +121,7 @@ async def complete_upload(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:CompleteLayerUpload", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:CompleteLayerUpload", name)
     repository = await services.repositories.get(name)
     upload_id = request.path_params["upload_id"]
     await services.uploads.get(repository, upload_id)
@@ -148,9 +140,7 @@ async def get_upload(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:UploadLayerPart", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:UploadLayerPart", name)
     repository = await services.repositories.get(name)
     upload = await services.uploads.get(repository, request.path_params["upload_id"])
     return Response(status_code=204, headers=_upload_headers(name, upload))
@@ -160,9 +150,7 @@ async def cancel_upload(request: Request) -> Response:
     context, principal = context_of(request)
     name = repository_of(request)
     services = context.services
-    await services.access.authorize(
-        principal, "ecr:UploadLayerPart", services.access.repository_arn(name)
-    )
+    await authorize(request, principal, "ecr:UploadLayerPart", name)
     repository = await services.repositories.get(name)
     await services.uploads.cancel(repository, request.path_params["upload_id"])
     return Response(status_code=204, headers={"Content-Length": "0"})
