@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tracemalloc
+import urllib.request
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
 
 import anyio
 import anyio.lowlevel
 import pytest
+from seaweedfs import SeaweedFS
 
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage import (
     BlobStore,
     FilesystemBlobStore,
     MemoryBlobStore,
+    S3BlobStore,
     UploadState,
     open_blob_store,
 )
@@ -26,13 +30,20 @@ from berth.types import Digest
 MIB = 1 << 20
 
 
-@pytest.fixture(params=["memory", "filesystem"])
+@pytest.fixture(params=["memory", "filesystem", "s3"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
     match request.param:
         case "memory":
             yield open_blob_store("memory")
         case "filesystem":
             yield open_blob_store("filesystem", root=tmp_path / "store")
+        case "s3":
+            bucket = request.getfixturevalue("s3_bucket")
+            options = request.getfixturevalue("seaweedfs").store_options(bucket)
+            s3 = open_blob_store("s3", **options)
+            assert isinstance(s3, S3BlobStore)
+            async with s3:
+                yield s3
 
 
 async def stream(parts: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -133,7 +144,8 @@ async def test_local_path_and_presigned_url(store: BlobStore) -> None:
         assert path.relative_to(store.root).as_posix() == blob_key(digest)
     else:
         assert path is None
-    assert await store.presigned_url(digest, 60) is None
+    url = await store.presigned_url(digest, 60)
+    assert (url is not None) == isinstance(store, S3BlobStore)
 
 
 async def test_commit_when_blob_exists_discards_upload(store: BlobStore) -> None:
@@ -192,7 +204,8 @@ async def test_read_upload_returns_appended_bytes(store: BlobStore) -> None:
     assert await read_all(store.read_upload("reread", state)) == b""
     state = await store.append_upload("reread", state, stream([pattern(MIB), b"tail"]))
     assert await read_all(store.read_upload("reread", state)) == pattern(MIB) + b"tail"
-    assert await read_all(store.read_upload("reread", UploadState(size=10))) == pattern(10)
+    first_ten = UploadState(size=10, backend=state.backend)
+    assert await read_all(store.read_upload("reread", first_ten)) == pattern(10)
 
 
 async def failing(parts: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -306,6 +319,165 @@ async def test_large_stream_keeps_memory_flat(store: BlobStore) -> None:
 
 
 def test_unknown_driver_is_an_error() -> None:
-    message = "unknown storage driver 'filesytem'; known: filesystem, memory"
+    message = "unknown storage driver 'filesytem'; known: filesystem, memory, s3"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         open_blob_store("filesytem", root="/tmp")
+
+
+# -- the s3 driver beyond the contract -------------------------------------------------------------
+
+
+@pytest.fixture
+async def s3_options(seaweedfs: SeaweedFS, s3_bucket: str) -> dict[str, str]:
+    return seaweedfs.store_options(s3_bucket)
+
+
+@pytest.fixture
+async def s3_store(s3_options: dict[str, str]) -> AsyncIterator[S3BlobStore]:
+    async with S3BlobStore(**s3_options) as store:
+        yield store
+
+
+def as_persisted(state: UploadState) -> UploadState:
+    """The state as another node reads it back from the metadata store."""
+    return UploadState(state.size, json.loads(json.dumps(state.backend)))
+
+
+def upload_objects(seaweedfs: SeaweedFS, bucket: str) -> list[str]:
+    listing = seaweedfs.client().list_objects_v2(Bucket=bucket, Prefix="uploads/")
+    return [entry["Key"] for entry in listing.get("Contents", [])]
+
+
+def multipart_uploads(seaweedfs: SeaweedFS, bucket: str) -> list[str]:
+    listing = seaweedfs.client().list_multipart_uploads(Bucket=bucket)
+    return [entry["Key"] for entry in listing.get("Uploads", [])]
+
+
+async def test_s3_chunked_upload_continues_on_another_node(
+    seaweedfs: SeaweedFS, s3_bucket: str, s3_options: dict[str, str]
+) -> None:
+    patches = [pattern(100_000 + 997 * i, i) for i in range(60)]
+    patches += [pattern(7 * MIB, 60), pattern(6 * MIB + 5, 61), b"!"]
+    data, hasher = b"".join(patches), hashlib.sha256()
+    async with S3BlobStore(**s3_options) as node_a, S3BlobStore(**s3_options) as node_b:
+        state = await node_a.start_upload("hop")
+        for number, patch in enumerate(patches):
+            node = (node_a, node_b)[number % 2]
+            pieces = [patch[i : i + 65536] for i in range(0, len(patch), 65536)]
+            state = await node.append_upload(
+                "hop", as_persisted(state), stream(pieces), hasher.update
+            )
+            assert state.size == sum(map(len, patches[: number + 1]))
+            assert all(size >= 5 * MIB for _, size in state.backend["parts"])
+            assert len(state.backend["tail"]) <= 16
+        assert hasher.hexdigest() == hashlib.sha256(data).hexdigest()
+        assert await read_all(node_b.read_upload("hop", as_persisted(state))) == data
+        await node_b.commit_upload("hop", as_persisted(state), Digest.of(data))
+        assert await read_all(node_a.read_blob(Digest.of(data))) == data
+    assert multipart_uploads(seaweedfs, s3_bucket) == []
+    assert upload_objects(seaweedfs, s3_bucket) == []
+
+
+async def test_s3_presigned_url_serves_the_blob(s3_store: S3BlobStore) -> None:
+    data = pattern(300_000)
+    digest = await push(s3_store, "signed", data)
+    url = await s3_store.presigned_url(digest, 60)
+    assert url is not None
+    assert "X-Amz-Signature=" in url
+
+    def fetch() -> bytes:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body: bytes = response.read()
+            return body
+
+    assert await anyio.to_thread.run_sync(fetch) == data
+
+
+async def test_s3_commit_of_many_parts_leaves_no_multipart_upload(
+    seaweedfs: SeaweedFS, s3_bucket: str, s3_store: S3BlobStore
+) -> None:
+    data = pattern(11 * MIB + 3)
+    state = await s3_store.start_upload("parts")
+    state = await s3_store.append_upload("parts", state, stream([data[:MIB]]))
+    with pytest.raises(OSError, match="client went away"):
+        await s3_store.append_upload("parts", state, failing([pattern(6 * MIB, 9)]))
+    rest = [data[i : i + 65536] for i in range(MIB, len(data), 65536)]
+    state = await s3_store.append_upload("parts", state, stream(rest))
+    assert [size for _, size in state.backend["parts"]] == [5 * MIB, 5 * MIB]
+    await s3_store.commit_upload("parts", state, Digest.of(data))
+    assert await read_all(s3_store.read_blob(Digest.of(data))) == data
+    assert multipart_uploads(seaweedfs, s3_bucket) == []
+    assert upload_objects(seaweedfs, s3_bucket) == []
+
+
+async def test_s3_abort_removes_tail_and_orphaned_objects(
+    seaweedfs: SeaweedFS, s3_bucket: str, s3_store: S3BlobStore
+) -> None:
+    state = await s3_store.start_upload("dropped")
+    for seed in range(3):
+        state = await s3_store.append_upload("dropped", state, stream([pattern(1000, seed)]))
+    with pytest.raises(OSError, match="client went away"):
+        await s3_store.append_upload("dropped", state, failing([pattern(6 * MIB)]))
+    assert len(upload_objects(seaweedfs, s3_bucket)) == 5
+    await s3_store.abort_upload("dropped", state)
+    assert upload_objects(seaweedfs, s3_bucket) == []
+    assert multipart_uploads(seaweedfs, s3_bucket) == []
+
+
+async def test_s3_prefix_keeps_every_key_under_it(
+    seaweedfs: SeaweedFS, s3_bucket: str, s3_options: dict[str, str]
+) -> None:
+    async with S3BlobStore(**{**s3_options, "prefix": "/team/registry/"}) as store:
+        digest = await push(store, "prefixed", b"under a prefix")
+        assert [d async for d in store.list_blobs()] == [digest]
+    listing = seaweedfs.client().list_objects_v2(Bucket=s3_bucket)
+    assert [entry["Key"] for entry in listing["Contents"]] == [f"team/registry/{blob_key(digest)}"]
+    async with S3BlobStore(**s3_options) as unprefixed:
+        assert [d async for d in unprefixed.list_blobs()] == []
+
+
+async def test_s3_failures_are_storage_errors(
+    seaweedfs: SeaweedFS, s3_options: dict[str, str]
+) -> None:
+    async with S3BlobStore(**{**s3_options, "bucket": "berth-no-such-bucket"}) as missing:
+        with pytest.raises(StorageError, match="HeadBucket") as caught:
+            await missing.check()
+        assert type(caught.value) is StorageError
+        assert caught.value.__cause__ is None
+    async with S3BlobStore(**{**s3_options, "secret_access_key": "wrong"}) as refused:
+        with pytest.raises(StorageError, match=r"SignatureDoesNotMatch|AccessDenied"):
+            await refused.start_upload("refused")
+    async with S3BlobStore(**{**s3_options, "endpoint": "http://127.0.0.1:9"}) as unreachable:
+        with pytest.raises(StorageError, match="HeadBucket"):
+            await unreachable.check()
+
+
+async def test_s3_failed_commit_leaves_no_multipart_upload(
+    seaweedfs: SeaweedFS, s3_bucket: str, s3_store: S3BlobStore
+) -> None:
+    data = pattern(11 * MIB)
+    state = await s3_store.start_upload("broken")
+    pieces = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+    state = await s3_store.append_upload("broken", state, stream(pieces))
+    lost = state.backend["parts"][1][0]
+    seaweedfs.client().delete_object(Bucket=s3_bucket, Key=f"uploads/broken/{lost}")
+    with pytest.raises(StorageError):
+        await s3_store.commit_upload("broken", state, Digest.of(data))
+    assert multipart_uploads(seaweedfs, s3_bucket) == []
+    assert await s3_store.blob_size(Digest.of(data)) is None
+
+
+async def test_s3_cancelled_append_counts_nothing(s3_store: S3BlobStore) -> None:
+    state = await s3_store.start_upload("cut")
+    state = await s3_store.append_upload("cut", state, stream([b"kept"]))
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            await anyio.lowlevel.checkpoint()
+            yield pattern(65536)
+
+    with anyio.move_on_after(1):
+        await s3_store.append_upload("cut", state, endless())
+    state = await s3_store.append_upload("cut", state, stream([b"+more"]))
+    await s3_store.commit_upload("cut", state, Digest.of(b"kept+more"))
+    assert await read_all(s3_store.read_blob(Digest.of(b"kept+more"))) == b"kept+more"

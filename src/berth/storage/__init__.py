@@ -14,6 +14,7 @@ from typing import Any
 from berth.storage.base import BlobStore, ChunkObserver, UploadState
 from berth.storage.filesystem import FilesystemBlobStore
 from berth.storage.memory import MemoryBlobStore
+from berth.storage.s3 import S3BlobStore
 
 __all__ = [
     "DRIVER_NAMES",
@@ -21,6 +22,7 @@ __all__ = [
     "ChunkObserver",
     "FilesystemBlobStore",
     "MemoryBlobStore",
+    "S3BlobStore",
     "UploadState",
     "open_blob_store",
 ]
@@ -34,8 +36,12 @@ def _open_memory() -> BlobStore:
     return MemoryBlobStore()
 
 
+def _open_s3(**options: Any) -> BlobStore:
+    return S3BlobStore(**options)
+
+
 _DRIVERS: Mapping[str, Callable[..., BlobStore]] = MappingProxyType(
-    {"filesystem": _open_filesystem, "memory": _open_memory}
+    {"filesystem": _open_filesystem, "memory": _open_memory, "s3": _open_s3}
 )
 
 DRIVER_NAMES: tuple[str, ...] = tuple(sorted(_DRIVERS))
@@ -43,7 +49,8 @@ DRIVER_NAMES: tuple[str, ...] = tuple(sorted(_DRIVERS))
 
 
 def open_blob_store(driver: str, **options: Any) -> BlobStore:
-    """Open the driver named ``driver`` with its options (``filesystem`` takes ``root``).
+    """Open the driver named ``driver`` with its options (``filesystem`` takes ``root``, ``s3``
+    takes ``bucket`` and the connection options of ``S3BlobStore``).
 
     An unknown name is an error, never a silent fallback to another driver.
     """

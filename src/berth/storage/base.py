@@ -93,5 +93,8 @@ class BlobStore(Protocol):
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         """Discard an upload's bytes; discarding a missing one is not an error."""
 
+    async def close(self) -> None:
+        """Release connections (the app calls it at shutdown)."""
+
     async def check(self) -> None:
         """Raise StorageError if the store cannot be reached (readiness)."""

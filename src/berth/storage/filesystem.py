@@ -114,6 +114,9 @@ class FilesystemBlobStore:
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         await _in_thread(_remove_tree, self._upload_path(upload_id).parent)
 
+    async def close(self) -> None:
+        return None
+
     async def check(self) -> None:
         await _in_thread(_check_writable, self.root)
 

@@ -84,6 +84,9 @@ class MemoryBlobStore:
         _check_upload_id(upload_id)
         self._uploads.pop(upload_id, None)
 
+    async def close(self) -> None:
+        return None
+
     async def check(self) -> None:
         return None
 
