@@ -8,21 +8,55 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from granian import Granian
-from granian.constants import Interfaces
 from rich.console import Console
 
-from berth.app import create_app, resolve_account, root_credentials
+from berth.cli import admin, ecr, iam, images, policy
+from berth.cli.aws import AwsOptions
+from berth.cli.output import FORMATS
+from berth.cli.safety import SafeTyper
 from berth.settings import Settings, SettingsError, load_settings
 
 __all__ = ["app"]
 
-app = typer.Typer(
+app = SafeTyper(
     help="Berth: a self-hosted container registry that behaves like Amazon ECR.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(ecr.app, name="ecr")
+app.add_typer(iam.iam_app, name="iam")
+app.add_typer(iam.sts_app, name="sts")
+app.add_typer(policy.app, name="policy")
+app.add_typer(admin.admin_app, name="admin")
+app.add_typer(admin.lifecycle_app, name="lifecycle")
+app.command("gc")(admin.gc)
+app.command("push")(images.push)
+app.command("pull")(images.pull)
 console = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    *,
+    profile: Annotated[str | None, typer.Option(help="Use a profile from your AWS config.")] = None,
+    region: Annotated[str | None, typer.Option(help="The AWS region to sign for.")] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="The Berth server (else AWS_ENDPOINT_URL or the config).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option(help=f"Output format: {', '.join(FORMATS)}.")
+    ] = None,
+    query: Annotated[str | None, typer.Option(help="A JMESPath query on the response.")] = None,
+    no_verify_ssl: Annotated[
+        bool, typer.Option("--no-verify-ssl", help="Do not verify TLS certificates.")
+    ] = False,
+) -> None:
+    """Berth: a self-hosted container registry that behaves like Amazon ECR."""
+    if output is not None and output not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--output")
+    ctx.obj = AwsOptions(profile, region, endpoint_url, output, query, not no_verify_ssl)
+
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where data is kept.")]
@@ -38,6 +72,8 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
 
 async def _prepare(settings: Settings) -> None:
     """Run migrations once, before any worker starts."""
+    from berth.app import create_app  # noqa: PLC0415 (see above)
+
     berth = create_app(settings)
     await berth.startup()
     await berth.shutdown()
@@ -52,6 +88,8 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Server worker processes.")] = None,
 ) -> None:
     """Run the registry."""
+    from berth.app import resolve_account, root_credentials  # noqa: PLC0415 (see above)
+
     settings = _settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = resolve_account(settings)
@@ -85,6 +123,9 @@ def serve(
 
 
 def _run_server(settings: Settings) -> None:
+    from granian import Granian  # noqa: PLC0415
+    from granian.constants import Interfaces  # noqa: PLC0415
+
     Granian(
         target="berth.app:app_from_environment",
         factory=True,
@@ -99,6 +140,8 @@ def _run_server(settings: Settings) -> None:
 @app.command()
 def token(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Print a registry login token for the account root (password for user AWS)."""
+    from berth.app import create_app, resolve_account, root_credentials  # noqa: PLC0415 (see above)
+
     settings = resolve_account(_settings(config, data_dir=data_dir))
     credentials = root_credentials(settings)
 
