@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/berth serve --host 127.0.0.1 --port 5000 --data-dir $(DATA_DIR)
 
-# Debian packages the tests drive (skopeo, PostgreSQL), installed when missing and running as root.
+# Debian packages the tests drive (skopeo, PostgreSQL, Chromium for the console), installed when missing and running as root.
 system-deps:
-	@$(MAKE) --no-print-directory apt-install PROGRAMS="skopeo:skopeo initdb:postgresql"
+	@$(MAKE) --no-print-directory apt-install PROGRAMS="skopeo:skopeo initdb:postgresql chromium:chromium"
 
 # Debian packages the benchmarks compare against.
 bench-deps:

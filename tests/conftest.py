@@ -1,4 +1,4 @@
-"""Shared fixtures: a throwaway PostgreSQL server for the session, a fresh database per test.
+"""Shared fixtures: a throwaway PostgreSQL server and a real S3 server (SeaweedFS) for the session.
 
 PostgreSQL refuses to run as root, so under root (CI, containers) initdb and pg_ctl run as the
 ``postgres`` OS user through ``runuser``; the data directory lives in a temporary folder owned by
@@ -14,11 +14,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from seaweedfs import SeaweedFS, s3_unavailable_reason, start_seaweedfs, stop_seaweedfs, weed_binary
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,29 @@ def postgresql_url(postgresql_server: PostgresServer) -> str:
     ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     return postgresql_server.url(name)
+
+
+# -- a real S3 server (SeaweedFS) for the session, a bucket per test ------------------------------
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    reason = s3_unavailable_reason()
+    weed = weed_binary()
+    if reason is not None or weed is None:
+        pytest.skip(reason or "no weed binary")
+    running = start_seaweedfs(weed)
+    try:
+        yield running.server
+    finally:
+        stop_seaweedfs(running)
+
+
+@pytest.fixture
+def s3_bucket(seaweedfs: SeaweedFS) -> Iterator[str]:
+    """A fresh, empty bucket for one test; removed with everything in it afterwards."""
+    bucket = f"berth-{uuid.uuid4().hex[:16]}"
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    yield bucket
+    client.delete_bucket(Bucket=bucket)

@@ -26,17 +26,22 @@ from berth.api.front import AwsFrontDoor
 from berth.api.iam import query_app
 from berth.api.oci.context import RegistryContext
 from berth.api.oci.routes import registry_app
-from berth.auth.credentials import Credential, StaticCredentials
+from berth.auth.credentials import ChainedCredentials, Credential, StaticCredentials
+from berth.auth.keys import DatabaseCredentials
 from berth.auth.middleware import RegistryAuthentication
 from berth.auth.sigv4 import KeyMaterial
 from berth.auth.tokens import TokenSigner
 from berth.meta.base import MetaStore
 from berth.meta.sql import open_meta_store
+from berth.meta.sql_catalog import SqlCatalogReader
+from berth.secrets import SecretBox, master_key
 from berth.services import Services, build_services, utc_now
+from berth.services.console import session_key
 from berth.settings import Settings, SettingsError, load_settings
 from berth.storage import open_blob_store
 from berth.storage.base import BlobStore
 from berth.types import Principal
+from berth.web import console_app
 
 __all__ = [
     "BerthApp",
@@ -126,6 +131,16 @@ async def token_signer(meta: MetaStore) -> TokenSigner:
 def open_blobs(settings: Settings) -> BlobStore:
     if settings.storage == "filesystem":
         return open_blob_store("filesystem", root=settings.resolved_storage_path)
+    if settings.storage == "s3":
+        return open_blob_store(
+            "s3",
+            bucket=settings.s3_bucket,
+            endpoint=settings.s3_endpoint,
+            prefix=settings.s3_prefix,
+            region=settings.s3_region or settings.region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+        )
     return open_blob_store(settings.storage)
 
 
@@ -178,6 +193,8 @@ class BerthApp:
             await meta.close()
             raise
         self._signer = await token_signer(meta)
+        console_key = await session_key(meta)
+        self._box = SecretBox(master_key(settings))
         self._services = build_services(
             meta,
             open_blobs(settings),
@@ -185,8 +202,12 @@ class BerthApp:
             region=settings.region,
             max_manifest_bytes=settings.max_manifest_bytes,
             clock=self.clock,
+            secret_box=self._box,
+            root_access_key_id=root_credentials(settings).access_key_id,
         )
-        registry = registry_app(RegistryContext(self._services, settings.public_url))
+        registry = registry_app(
+            RegistryContext(self._services, settings.public_url, settings.blob_redirect)
+        )
         aws = self._aws_context()
         router = Starlette(
             routes=[
@@ -194,20 +215,33 @@ class BerthApp:
                 Route("/readyz", readyz, methods=["GET"]),
                 Mount("/v2", app=RegistryAuthentication(registry, self._signer, settings.account)),
                 Route("/", AwsFrontDoor(ecr_app(aws), query_app(aws)), methods=["POST"]),
+                Mount(
+                    "/ui",
+                    app=console_app(
+                        self._services,
+                        SqlCatalogReader(meta.engine),
+                        aws.credentials,
+                        console_key,
+                        settings.public_url,
+                    ),
+                ),
             ],
             exception_handlers={HTTPException: not_found},
         )
         router.state.berth = self
         self._router = router
         self._services.lifecycle.start(settings.lifecycle_interval_seconds)
+        self._services.audit.start()
 
     def _aws_context(self) -> AwsContext:
         settings = self.settings
         root = root_credentials(settings)
         principal = Principal.root(settings.account, root.access_key_id)
-        credentials = StaticCredentials(
+        static = StaticCredentials(
             {root.access_key_id: Credential(KeyMaterial(root.secret_access_key), principal)}
         )
+        database = DatabaseCredentials(self.services.meta, self._box, settings.account)
+        credentials = ChainedCredentials([static, database])
         return AwsContext(
             services=self.services,
             credentials=credentials,
@@ -221,6 +255,8 @@ class BerthApp:
     async def shutdown(self) -> None:
         if self._services is not None:
             await self._services.lifecycle.stop()
+            await self._services.audit.stop()
+            await self._services.blobs.close()
             await self._services.meta.close()
 
     def issue_root_token(self, access_key_id: str = "") -> str:

@@ -14,36 +14,57 @@ __all__ = [
     "BlobUnknownError",
     "BlobUploadInvalidError",
     "BlobUploadUnknownError",
+    "DeleteConflictError",
     "DeniedError",
     "DigestInvalidError",
+    "EmptyUploadError",
     "EntityAlreadyExistsError",
     "ExpiredTokenError",
     "ImageAlreadyExistsError",
+    "ImageDigestDoesNotMatchError",
     "ImageTagAlreadyExistsError",
     "IncompleteSignatureError",
+    "InvalidActionError",
+    "InvalidInputError",
     "InvalidParameterError",
     "InvalidSignatureError",
+    "InvalidTagParameterError",
+    "LayerAlreadyExistsError",
+    "LifecyclePolicyNotFoundError",
+    "LifecyclePolicyPreviewInProgressError",
+    "LifecyclePolicyPreviewNotFoundError",
     "LimitExceededError",
     "MalformedPolicyDocumentError",
     "ManifestBlobUnknownError",
     "ManifestInvalidError",
     "ManifestUnknownError",
+    "MissingAuthenticationTokenError",
     "NameInvalidError",
     "NameUnknownError",
     "NoSuchEntityError",
+    "PackedPolicyTooLargeError",
     "PaginationInvalidError",
+    "PasswordPolicyViolationError",
     "PayloadTooLargeError",
+    "QuotaExceededError",
     "RangeInvalidError",
+    "RegistryPolicyNotFoundError",
     "RepositoryAlreadyExistsError",
     "RepositoryNotEmptyError",
+    "RepositoryPolicyNotFoundError",
+    "SerializationError",
     "ServerError",
     "SignatureDoesNotMatchError",
     "SizeInvalidError",
     "StorageError",
     "StorageNotFoundError",
     "TagInvalidError",
+    "TemplateAlreadyExistsError",
+    "TemplateNotFoundError",
     "TooManyRequestsError",
+    "TooManyTagsError",
     "UnauthorizedError",
+    "UnknownOperationError",
     "UnrecognizedClientError",
     "UnsupportedError",
     "ValidationError",
@@ -56,6 +77,8 @@ class BerthError(Exception):
     status: ClassVar[int] = 500
     oci_code: ClassVar[str] = "UNSUPPORTED"
     aws_type: ClassVar[str] = "ServerException"
+    query_type: ClassVar[str | None] = None
+    """The code the AWS Query APIs (IAM, STS) give, when it differs from ``aws_type``."""
 
     def __init__(self, message: str, detail: Any = None) -> None:
         super().__init__(message)
@@ -65,6 +88,8 @@ class BerthError(Exception):
 
 class ServerError(BerthError):
     """Something failed on our side; the message is safe to show (no internals)."""
+
+    query_type = "ServiceFailure"
 
 
 # -- OCI distribution errors (the spec's codes) -------------------------------------------------
@@ -169,6 +194,7 @@ class DeniedError(BerthError):
     status = 403
     oci_code = "DENIED"
     aws_type = "AccessDeniedException"
+    query_type = "AccessDenied"
 
 
 class UnsupportedError(BerthError):
@@ -181,6 +207,7 @@ class TooManyRequestsError(BerthError):
     status = 429
     oci_code = "TOOMANYREQUESTS"
     aws_type = "ThrottlingException"
+    query_type = "Throttling"
 
 
 # -- ECR errors ---------------------------------------------------------------------------------
@@ -214,18 +241,106 @@ class InvalidParameterError(BerthError):
     status = 400
     oci_code = "UNSUPPORTED"
     aws_type = "InvalidParameterException"
+    query_type = "InvalidInput"
 
 
 class ValidationError(BerthError):
     status = 400
     oci_code = "UNSUPPORTED"
     aws_type = "ValidationException"
+    query_type = "ValidationError"
 
 
 class LimitExceededError(BerthError):
     status = 400
     oci_code = "TOOMANYREQUESTS"
     aws_type = "LimitExceededException"
+
+
+class ImageDigestDoesNotMatchError(BerthError):
+    status = 400
+    oci_code = "DIGEST_INVALID"
+    aws_type = "ImageDigestDoesNotMatchException"
+
+
+class LayerAlreadyExistsError(BerthError):
+    status = 400
+    oci_code = "BLOB_UPLOAD_INVALID"
+    aws_type = "LayerAlreadyExistsException"
+
+
+class EmptyUploadError(BerthError):
+    status = 400
+    oci_code = "SIZE_INVALID"
+    aws_type = "EmptyUploadException"
+
+
+class RepositoryPolicyNotFoundError(BerthError):
+    status = 400
+    oci_code = "NAME_UNKNOWN"
+    aws_type = "RepositoryPolicyNotFoundException"
+
+
+class RegistryPolicyNotFoundError(BerthError):
+    status = 400
+    oci_code = "NAME_UNKNOWN"
+    aws_type = "RegistryPolicyNotFoundException"
+
+
+class LifecyclePolicyNotFoundError(BerthError):
+    status = 400
+    oci_code = "NAME_UNKNOWN"
+    aws_type = "LifecyclePolicyNotFoundException"
+
+
+class LifecyclePolicyPreviewNotFoundError(BerthError):
+    status = 400
+    oci_code = "NAME_UNKNOWN"
+    aws_type = "LifecyclePolicyPreviewNotFoundException"
+
+
+class LifecyclePolicyPreviewInProgressError(BerthError):
+    status = 400
+    oci_code = "DENIED"
+    aws_type = "LifecyclePolicyPreviewInProgressException"
+
+
+class TemplateNotFoundError(BerthError):
+    status = 400
+    oci_code = "NAME_UNKNOWN"
+    aws_type = "TemplateNotFoundException"
+
+
+class TemplateAlreadyExistsError(BerthError):
+    status = 400
+    oci_code = "NAME_INVALID"
+    aws_type = "TemplateAlreadyExistsException"
+
+
+class InvalidTagParameterError(BerthError):
+    status = 400
+    oci_code = "UNSUPPORTED"
+    aws_type = "InvalidTagParameterException"
+
+
+class TooManyTagsError(BerthError):
+    status = 400
+    oci_code = "UNSUPPORTED"
+    aws_type = "TooManyTagsException"
+
+
+class SerializationError(BerthError):
+    """An AWS JSON request body that is not JSON, or a value of the wrong JSON type."""
+
+    status = 400
+    oci_code = "UNSUPPORTED"
+    aws_type = "SerializationException"
+
+
+class UnknownOperationError(UnsupportedError):
+    """An ``X-Amz-Target`` that names no operation of the service."""
+
+    status = 400
 
 
 # -- authentication and authorization (common AWS errors) ---------------------------------------
@@ -238,11 +353,13 @@ class AccessDeniedError(DeniedError):
 class UnrecognizedClientError(UnauthorizedError):
     status = 403
     aws_type = "UnrecognizedClientException"
+    query_type = "InvalidClientTokenId"
 
 
 class InvalidSignatureError(UnauthorizedError):
     status = 403
     aws_type = "InvalidSignatureException"
+    query_type = "SignatureDoesNotMatch"
 
 
 class SignatureDoesNotMatchError(UnauthorizedError):
@@ -253,11 +370,29 @@ class SignatureDoesNotMatchError(UnauthorizedError):
 class IncompleteSignatureError(UnauthorizedError):
     status = 400
     aws_type = "IncompleteSignatureException"
+    query_type = "IncompleteSignature"
 
 
 class ExpiredTokenError(UnauthorizedError):
     status = 403
     aws_type = "ExpiredTokenException"
+    query_type = "ExpiredToken"
+
+
+class MissingAuthenticationTokenError(UnauthorizedError):
+    """A request to an AWS API that carries no signature at all."""
+
+    status = 403
+    aws_type = "MissingAuthenticationTokenException"
+    query_type = "MissingAuthenticationToken"
+
+
+class InvalidActionError(BerthError):
+    """An AWS Query ``Action`` the service does not have."""
+
+    status = 400
+    oci_code = "UNSUPPORTED"
+    aws_type = "InvalidAction"
 
 
 # -- IAM errors ---------------------------------------------------------------------------------
@@ -279,6 +414,41 @@ class EntityAlreadyExistsError(BerthError):
     status = 409
     oci_code = "NAME_INVALID"
     aws_type = "EntityAlreadyExists"
+
+
+class DeleteConflictError(BerthError):
+    """An IAM entity that still has dependents (keys, policies, members, versions)."""
+
+    status = 409
+    oci_code = "DENIED"
+    aws_type = "DeleteConflict"
+
+
+class QuotaExceededError(LimitExceededError):
+    """An IAM quota (access keys per user, policy versions, policy sizes): ``LimitExceeded``."""
+
+    status = 409
+    aws_type = "LimitExceeded"
+
+
+class InvalidInputError(BerthError):
+    status = 400
+    oci_code = "UNSUPPORTED"
+    aws_type = "InvalidInput"
+
+
+class PasswordPolicyViolationError(BerthError):
+    status = 400
+    oci_code = "DENIED"
+    aws_type = "PasswordPolicyViolation"
+
+
+class PackedPolicyTooLargeError(BerthError):
+    """An STS session policy over its packed size."""
+
+    status = 400
+    oci_code = "DENIED"
+    aws_type = "PackedPolicyTooLarge"
 
 
 # -- storage (raised by storage drivers, translated by services) --------------------------------

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from berth.secrets import parse_master_key
 from berth.types import AccountId
 
 __all__ = ["STORAGE_DRIVERS", "Settings", "SettingsError", "load_settings"]
 
-STORAGE_DRIVERS = ("filesystem", "memory")
+STORAGE_DRIVERS = ("filesystem", "memory", "s3")
 
 
 class SettingsError(ValueError):
@@ -32,11 +33,20 @@ class Settings:
     region: str = "us-east-1"
     root_access_key_id: str | None = None
     root_secret_access_key: str | None = None
+    master_key: str | None = field(default=None, repr=False)
     database_url: str | None = None
     storage: str = "filesystem"
     storage_path: Path | None = None
+    s3_endpoint: str | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    blob_redirect: bool = False
     token_ttl_seconds: int = 12 * 3600
     upload_expiry_seconds: int = 24 * 3600
+    lifecycle_interval_seconds: int = 3600
     max_manifest_bytes: int = 4 * 1024 * 1024
     workers: int = 1
     log_level: str = "info"
@@ -68,10 +78,13 @@ _INT_FIELDS = {
     "port",
     "token_ttl_seconds",
     "upload_expiry_seconds",
+    "lifecycle_interval_seconds",
     "max_manifest_bytes",
     "workers",
 }
 _PATH_FIELDS = {"data_dir", "storage_path"}
+_BOOL_FIELDS = {"blob_redirect"}
+_TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -82,7 +95,27 @@ def _coerce(name: str, value: Any) -> Any:
             raise SettingsError(f"setting {name!r} must be an integer, not {value!r}") from None
     if name in _PATH_FIELDS:
         return Path(str(value))
+    if name in _BOOL_FIELDS:
+        return _boolean(name, value)
     return str(value)
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise SettingsError(f"setting {name!r} must be true or false, not {value!r}")
+    return text in _TRUE
+
+
+def _check_s3(settings: Settings) -> None:
+    if settings.storage == "s3" and not settings.s3_bucket:
+        raise SettingsError("BERTH_STORAGE=s3 needs BERTH_S3_BUCKET (s3_bucket in the TOML file)")
+    if (settings.s3_access_key_id is None) != (settings.s3_secret_access_key is None):
+        raise SettingsError(
+            "set both BERTH_S3_ACCESS_KEY_ID and BERTH_S3_SECRET_ACCESS_KEY, or neither"
+        )
 
 
 def _validated(settings: Settings) -> Settings:
@@ -94,12 +127,20 @@ def _validated(settings: Settings) -> Settings:
     if settings.storage not in STORAGE_DRIVERS:
         known = ", ".join(STORAGE_DRIVERS)
         raise SettingsError(f"unknown storage driver {settings.storage!r}; known: {known}")
+    _check_s3(settings)
     if (settings.root_access_key_id is None) != (settings.root_secret_access_key is None):
         raise SettingsError(
             "set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"
         )
+    if settings.master_key is not None:
+        try:
+            parse_master_key(settings.master_key)
+        except ValueError as error:
+            raise SettingsError(f"BERTH_MASTER_KEY: {error}") from None
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port must be 1-65535, not {settings.port}")
+    if settings.lifecycle_interval_seconds < 0:
+        raise SettingsError("lifecycle_interval_seconds must be 0 (off) or a number of seconds")
     return settings
 
 

@@ -76,6 +76,7 @@ class RegistryServer:
     token: str | None = None
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -133,7 +134,7 @@ class RegistryServer:
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
-                env=berth_env(),
+                env={**berth_env(), **self.env},
                 start_new_session=True,
             )
         self.wait_healthy()
@@ -167,7 +168,12 @@ class RegistryServer:
     def fetch_token(self) -> str:
         command = [str(BIN_DIR / "berth"), "token", "--data-dir", str(self.data_dir)]
         result = subprocess.run(
-            command, capture_output=True, text=True, timeout=30, env=berth_env(), check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**berth_env(), **self.env},
+            check=False,
         )
         lines = result.stdout.strip().splitlines()
         if result.returncode != 0 or not lines:

@@ -27,7 +27,10 @@ COMMON_AWS = {
     "AccessDeniedException",
     "ExpiredTokenException",
     "IncompleteSignatureException",
+    "InvalidAction",
     "InvalidSignatureException",
+    "MissingAuthenticationTokenException",
+    "SerializationException",
     "SignatureDoesNotMatch",
     "ThrottlingException",
     "UnknownOperationException",
@@ -54,6 +57,18 @@ def _aws_names() -> set[str]:
 
 
 AWS_NAMES = _aws_names()
+# AWS's common errors as the Query APIs (IAM, STS) spell them.
+COMMON_QUERY = {
+    "AccessDenied",
+    "ExpiredToken",
+    "IncompleteSignature",
+    "InvalidAction",
+    "InvalidClientTokenId",
+    "MissingAuthenticationToken",
+    "SignatureDoesNotMatch",
+    "Throttling",
+    "ValidationError",
+}
 
 
 def test_every_public_error_is_exported() -> None:
@@ -68,6 +83,12 @@ def test_entry_has_a_known_oci_code(cls: type[errors.BerthError]) -> None:
 @pytest.mark.parametrize("cls", CATALOGUE, ids=lambda cls: cls.__name__)
 def test_entry_has_a_known_aws_name(cls: type[errors.BerthError]) -> None:
     assert cls.aws_type in AWS_NAMES
+
+
+@pytest.mark.parametrize("cls", CATALOGUE, ids=lambda cls: cls.__name__)
+def test_entry_has_a_known_query_code(cls: type[errors.BerthError]) -> None:
+    if cls.query_type is not None:
+        assert cls.query_type in AWS_NAMES | COMMON_QUERY
 
 
 @pytest.mark.parametrize("cls", CATALOGUE, ids=lambda cls: cls.__name__)

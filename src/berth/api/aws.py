@@ -66,7 +66,7 @@ async def sign_in(
     region: str | None,
 ) -> tuple[Principal, VerifiedCaller]:
     """Verify the request's SigV4 signature for ``service``; the caller's principal or the error."""
-    return await authenticate(
+    principal, caller = await authenticate(
         signed_request(request, body),
         context.credentials,
         now=context.clock(),
@@ -74,3 +74,7 @@ async def sign_in(
         region=region,
         query_api=query_api,
     )
+    await context.services.identities.record_key_use(
+        caller.access_key_id, caller.service, caller.region
+    )
+    return principal, caller

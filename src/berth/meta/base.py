@@ -15,7 +15,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
+from berth.meta.identities import IdentityStore
+
 __all__ = [
+    "AuditEvent",
+    "AuditFilter",
+    "AuditStore",
     "Blob",
     "BlobIndex",
     "Manifest",
@@ -223,6 +228,40 @@ class SettingStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One authorization decision: who, what, on which resource, from where, and the outcome."""
+
+    at: datetime
+    principal: str
+    action: str
+    resource: str
+    outcome: str
+    source_ip: str = ""
+    request_id: str = ""
+    message: str = ""
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    principal: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    resource_prefix: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AuditStore(Protocol):
+    async def add(self, events: Sequence[AuditEvent]) -> None: ...
+
+    async def list(
+        self, where: AuditFilter, before_id: int | None = None, limit: int = 100
+    ) -> builtins.list[AuditEvent]:
+        """Newest first; ``before_id`` continues a previous page."""
+
+
 class Transaction(Protocol):
     repositories: RepositoryStore
     blobs: BlobIndex
@@ -230,6 +269,8 @@ class Transaction(Protocol):
     tags: TagStore
     uploads: UploadStore
     settings: SettingStore
+    identities: IdentityStore
+    audit: AuditStore
 
 
 class MetaStore(Protocol):

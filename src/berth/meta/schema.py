@@ -33,6 +33,17 @@ __all__ = [
     "JsonText",
     "UtcDateTime",
     "blobs",
+    "iam_access_keys",
+    "iam_attachments",
+    "iam_group_members",
+    "iam_groups",
+    "iam_inline_policies",
+    "iam_login_profiles",
+    "iam_policies",
+    "iam_policy_versions",
+    "iam_roles",
+    "iam_sessions",
+    "iam_users",
     "manifest_references",
     "manifests",
     "metadata",
@@ -201,4 +212,162 @@ settings = Table(
     metadata,
     Column("key", String(255), primary_key=True),
     Column("value", JsonText, nullable=False),
+)
+
+# -- IAM and STS ----------------------------------------------------------------------------------
+
+IAM_ID = 32
+IAM_NAME = 128
+IAM_PATH = 512
+ARN = 2048
+
+
+def _iam_owner() -> list[Column[Any]]:
+    """The columns every IAM principal table starts with (names unique without case)."""
+    return [
+        Column("id", String(IAM_ID), primary_key=True),
+        Column("name", String(IAM_NAME), nullable=False),
+        Column("name_key", name_type(IAM_NAME), nullable=False, unique=True),
+        Column("path", String(IAM_PATH), nullable=False),
+        Column("arn", String(ARN), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+    ]
+
+
+iam_users = Table(
+    "iam_users",
+    metadata,
+    *_iam_owner(),
+    Column("tags", JsonText, nullable=False),
+    Column("permissions_boundary", String(ARN), nullable=True),
+)
+
+iam_groups = Table("iam_groups", metadata, *_iam_owner())
+
+iam_group_members = Table(
+    "iam_group_members",
+    metadata,
+    Column("group_id", String(IAM_ID), nullable=False),
+    Column("user_id", String(IAM_ID), nullable=False),
+    PrimaryKeyConstraint("group_id", "user_id"),
+    ForeignKeyConstraint(["group_id"], ["iam_groups.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["iam_users.id"], ondelete="CASCADE"),
+    Index("ix_iam_group_members_user_id", "user_id"),
+)
+
+iam_roles = Table(
+    "iam_roles",
+    metadata,
+    *_iam_owner(),
+    Column("trust_policy", Text, nullable=False),
+    Column("description", String(1000), nullable=False),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("tags", JsonText, nullable=False),
+    Column("permissions_boundary", String(ARN), nullable=True),
+)
+
+iam_policies = Table(
+    "iam_policies",
+    metadata,
+    *_iam_owner(),
+    Column("description", String(1000), nullable=False),
+    Column("default_version", String(32), nullable=False),
+    Column("versions_created", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_iam_policies_arn", "arn", unique=True),
+)
+
+iam_policy_versions = Table(
+    "iam_policy_versions",
+    metadata,
+    Column("policy_id", String(IAM_ID), nullable=False),
+    Column("version_id", String(32), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("policy_id", "version_id"),
+    ForeignKeyConstraint(["policy_id"], ["iam_policies.id"], ondelete="CASCADE"),
+)
+
+iam_attachments = Table(
+    "iam_attachments",
+    metadata,
+    Column("owner_kind", String(8), nullable=False),
+    Column("owner_id", String(IAM_ID), nullable=False),
+    Column("policy_id", String(IAM_ID), nullable=False),
+    PrimaryKeyConstraint("owner_kind", "owner_id", "policy_id"),
+    ForeignKeyConstraint(["policy_id"], ["iam_policies.id"], ondelete="CASCADE"),
+    Index("ix_iam_attachments_policy_id", "policy_id"),
+)
+
+iam_inline_policies = Table(
+    "iam_inline_policies",
+    metadata,
+    Column("owner_kind", String(8), nullable=False),
+    Column("owner_id", String(IAM_ID), nullable=False),
+    Column("name", name_type(IAM_NAME), nullable=False),
+    Column("document", Text, nullable=False),
+    PrimaryKeyConstraint("owner_kind", "owner_id", "name"),
+)
+
+iam_access_keys = Table(
+    "iam_access_keys",
+    metadata,
+    Column("id", String(IAM_ID), primary_key=True),
+    Column("user_id", String(IAM_ID), nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("last_used_service", String(64), nullable=True),
+    Column("last_used_region", String(64), nullable=True),
+    ForeignKeyConstraint(["user_id"], ["iam_users.id"], ondelete="CASCADE"),
+    Index("ix_iam_access_keys_user_id", "user_id"),
+)
+
+iam_login_profiles = Table(
+    "iam_login_profiles",
+    metadata,
+    Column("user_id", String(IAM_ID), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("reset_required", Boolean, nullable=False),
+    ForeignKeyConstraint(["user_id"], ["iam_users.id"], ondelete="CASCADE"),
+)
+
+iam_sessions = Table(
+    "iam_sessions",
+    metadata,
+    Column("access_key_id", String(IAM_ID), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("session_name", String(64), nullable=False),
+    Column("source_arn", String(ARN), nullable=False),
+    Column("role_id", String(IAM_ID), nullable=True),
+    Column("user_id", String(IAM_ID), nullable=True),
+    Column("policy", Text, nullable=True),
+    Column("policy_arns", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_iam_sessions_expires_at", "expires_at"),
+)
+
+# -- audit ------------------------------------------------------------------------------------------
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", UtcDateTime, nullable=False),
+    Column("principal", String(ARN), nullable=False),
+    Column("action", String(128), nullable=False),
+    Column("resource", String(ARN), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("source_ip", String(64), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_audit_events_at", "at"),
+    Index("ix_audit_events_principal", "principal"),
+    sqlite_autoincrement=True,
 )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from berth.meta import migrations
 from berth.meta.base import (
+    AuditStore,
     BlobIndex,
     ManifestStore,
     RepositoryStore,
@@ -27,8 +28,11 @@ from berth.meta.base import (
     Transaction,
     UploadStore,
 )
+from berth.meta.identities import IdentityStore
+from berth.meta.sql_audit import SqlAuditStore
 from berth.meta.sql_blobs import SqlBlobIndex
 from berth.meta.sql_common import InsertFactory
+from berth.meta.sql_identities import SqlIdentityStore
 from berth.meta.sql_manifests import SqlManifestStore
 from berth.meta.sql_repositories import SqlRepositoryStore
 from berth.meta.sql_tags import SqlTagStore
@@ -63,6 +67,8 @@ class SqlTransaction:
     tags: TagStore
     uploads: UploadStore
     settings: SettingStore
+    identities: IdentityStore
+    audit: AuditStore
 
     @classmethod
     def bind(cls, conn: AsyncConnection, insert: InsertFactory, registry_id: str) -> SqlTransaction:
@@ -73,6 +79,8 @@ class SqlTransaction:
             tags=SqlTagStore(conn, insert),
             uploads=SqlUploadStore(conn),
             settings=SqlSettingStore(conn, insert),
+            identities=SqlIdentityStore.bind(conn, insert),
+            audit=SqlAuditStore(conn),
         )
 
 

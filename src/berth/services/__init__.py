@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from berth.meta.base import MetaStore
+from berth.secrets import KEY_BYTES, SecretBox
 from berth.services.access import AccessService
+from berth.services.audit import AuditLog
+from berth.services.downloads import DownloadService
+from berth.services.ecr_images import EcrImageService
+from berth.services.identities import IdentityService
 from berth.services.images import ImageService
+from berth.services.lifecycle import LifecycleService
+from berth.services.registry import RegistryService
 from berth.services.repositories import RepositoryService
+from berth.services.templates import TemplateService
 from berth.services.uploads import UploadService
 from berth.storage.base import BlobStore
 
@@ -28,6 +37,13 @@ class Services:
     repositories: RepositoryService
     uploads: UploadService
     images: ImageService
+    lifecycle: LifecycleService
+    ecr_images: EcrImageService
+    registry: RegistryService
+    templates: TemplateService
+    downloads: DownloadService
+    identities: IdentityService
+    audit: AuditLog
 
 
 def build_services(
@@ -38,12 +54,28 @@ def build_services(
     region: str,
     max_manifest_bytes: int,
     clock: Callable[[], datetime] = utc_now,
+    secret_box: SecretBox | None = None,
+    root_access_key_id: str = "",
 ) -> Services:
+    """``secret_box`` seals IAM secrets; without one a key for this process only is made (tests)."""
+    box = secret_box or SecretBox(os.urandom(KEY_BYTES))
+    images = ImageService(meta, clock, max_manifest_bytes)
+    audit = AuditLog(meta, clock)
+    identities = IdentityService(
+        meta, clock, account=account, box=box, root_access_key_id=root_access_key_id
+    )
     return Services(
         meta=meta,
         blobs=blobs,
-        access=AccessService(account, region, meta, clock),
+        access=AccessService(account, region, meta, clock, resolver=identities, audit=audit),
         repositories=RepositoryService(meta, clock),
         uploads=UploadService(meta, blobs, clock),
-        images=ImageService(meta, clock, max_manifest_bytes),
+        images=images,
+        lifecycle=LifecycleService(meta, clock, account),
+        ecr_images=EcrImageService(meta, images, clock, account),
+        registry=RegistryService(meta, account),
+        templates=TemplateService(meta, clock, account),
+        downloads=DownloadService(meta, clock),
+        identities=identities,
+        audit=audit,
     )

@@ -19,6 +19,7 @@ from berth.errors import AccessDeniedError, MalformedPolicyDocumentError, Unauth
 from berth.iam import AuthorizationRequest, Decision, NamedPolicy, Policy, PolicyKind, evaluate
 from berth.iam import parse_policy as parse
 from berth.meta.base import MetaStore
+from berth.services.audit import AuditLog, is_write
 from berth.types import Principal
 
 __all__ = ["AccessService", "Origin", "PolicyResolver", "PolicyView", "RequestContext"]
@@ -86,13 +87,16 @@ class AccessService:
         region: str,
         meta: MetaStore,
         clock: Callable[[], datetime],
+        *,
         resolver: PolicyResolver | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.account = account
         self.region = region
         self.meta = meta
         self.clock = clock
         self.resolver = resolver
+        self.audit = audit
         self._resources: dict[str, _Resource] = {}
 
     def repository_arn(self, name: str) -> str:
@@ -108,7 +112,25 @@ class AccessService:
         origin: Origin | None = None,
     ) -> None:
         """Return if allowed; raise UnauthorizedError (anonymous) or AccessDeniedError."""
-        decision = await self.decide(principal, action, resource, context=context, origin=origin)
+        try:
+            decision = await self.decide(
+                principal, action, resource, context=context, origin=origin
+            )
+        except UnauthorizedError as error:
+            self._record(
+                principal,
+                action,
+                resource,
+                "invalid-credentials",
+                origin=origin,
+                message=error.message,
+            )
+            raise
+        if not decision.allowed or is_write(action):
+            message = "" if decision.allowed else decision.message
+            self._record(
+                principal, action, resource, decision.outcome.value, origin=origin, message=message
+            )
         if decision.allowed:
             return
         if principal.is_anonymous:
@@ -153,6 +175,29 @@ class AccessService:
             role_arn=view.role_arn,
         )
         return evaluate(request)
+
+    def _record(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        outcome: str,
+        *,
+        origin: Origin | None,
+        message: str,
+    ) -> None:
+        if self.audit is None:
+            return
+        origin = origin or Origin()
+        self.audit.record(
+            principal.arn,
+            action,
+            resource,
+            outcome,
+            source_ip=origin.source_ip,
+            request_id=origin.request_id,
+            message=message,
+        )
 
     def forget_resource(self, resource: str) -> None:
         """Drop a cached repository policy at once (after this node changed it)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
-from berth.errors import NameUnknownError, RepositoryAlreadyExistsError
+from berth.errors import NameUnknownError, RepositoryAlreadyExistsError, RepositoryNotEmptyError
 from berth.meta.base import MetaStore, Repository
+from berth.services.templates import CREATE_ON_PUSH, load_templates, matching_template
 from berth.types import RepositoryName
 
 __all__ = ["RepositoryService"]
@@ -39,11 +41,37 @@ class RepositoryService:
         existing = await self.find(name)
         if existing is not None:
             return existing
+        async with self.meta.read() as tx:
+            template = matching_template(await load_templates(tx), name, CREATE_ON_PUSH)
+        config = {} if template is None else template.repository_config()
         try:
-            return await self.create(name)
+            return await self.create(name, **config)
         except RepositoryAlreadyExistsError:
             return await self.get(name)
 
     async def list(self, after: str | None, limit: int) -> list[Repository]:
         async with self.meta.read() as tx:
             return await tx.repositories.list(after=after, limit=limit)
+
+    async def update(self, repository: Repository, **changes: object) -> Repository:
+        """Change configuration fields (tag mutability, scanning, tags, policy) of a repository."""
+        async with self.meta.transaction() as tx:
+            current = await tx.repositories.get_by_id(repository.id)
+            if current is None:
+                raise NameUnknownError(
+                    f"repository name not known to registry: {repository.name}",
+                    detail={"name": repository.name},
+                )
+            updated = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+            await tx.repositories.update(updated)
+        return updated
+
+    async def delete(self, repository: Repository, *, force: bool, registry_id: str) -> None:
+        """Delete a repository; one that holds images only with ``force`` (ECR's rule)."""
+        async with self.meta.transaction() as tx:
+            if not force and await tx.manifests.count(repository.id) > 0:
+                raise RepositoryNotEmptyError(
+                    f"The repository with name '{repository.name}' in registry with id "
+                    f"'{registry_id}' cannot be deleted because it still contains images"
+                )
+            await tx.repositories.delete(repository.id)

@@ -25,6 +25,7 @@ from berth.errors import (
     SizeInvalidError,
 )
 from berth.meta.base import Blob, MetaStore, Repository, Upload
+from berth.services.registry import blob_mounting_enabled
 from berth.storage.base import BlobStore, UploadState
 from berth.types import Digest
 
@@ -126,6 +127,8 @@ class UploadService:
     async def mount(self, target: Repository, source: Repository, digest: Digest) -> Blob | None:
         """Link a blob readable in ``source`` into ``target``; None if ``source`` lacks it."""
         async with self.meta.transaction() as tx:
+            if not await blob_mounting_enabled(tx):
+                return None
             blob = await tx.blobs.get_linked(source.id, str(digest))
             if blob is not None:
                 await tx.blobs.link(target.id, str(digest))

@@ -50,7 +50,7 @@ async def test_open_meta_store_twice_is_harmless(tmp_path: Path) -> None:
     for _ in range(2):
         store = await open_meta_store(url)
         async with store.engine.connect() as conn:
-            assert await conn.run_sync(_revision) == "0001"
+            assert await conn.run_sync(_revision) == "0003"
         await store.close()
 
 
@@ -59,7 +59,7 @@ async def test_nodes_starting_at_once_migrate_once(postgresql_url: str) -> None:
     stores = await asyncio.gather(*(open_meta_store(postgresql_url) for _ in range(4)))
     try:
         async with stores[0].engine.connect() as conn:
-            assert await conn.run_sync(_revision) == "0001"
+            assert await conn.run_sync(_revision) == "0003"
     finally:
         for store in stores:
             await store.close()

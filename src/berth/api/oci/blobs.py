@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from berth.api.oci.context import authorize, context_of, repository_of
 from berth.errors import BlobUnknownError, RangeInvalidError
@@ -15,6 +15,7 @@ __all__ = ["delete_blob", "get_blob", "head_blob"]
 
 _RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 _OCTET = "application/octet-stream"
+REDIRECT_TTL_SECONDS = 20 * 60
 _BEYOND_ANY_BLOB = 10**18
 
 
@@ -72,6 +73,10 @@ async def get_blob(request: Request) -> Response:
     blob = await services.uploads.blob(repository, digest)
     byte_range = _byte_range(request.headers.get("range"), blob.size)
     headers = {"Docker-Content-Digest": blob.digest, "Accept-Ranges": "bytes"}
+    if byte_range is None and context.blob_redirect:
+        url = await services.blobs.presigned_url(digest, REDIRECT_TTL_SECONDS)
+        if url is not None:
+            return RedirectResponse(url, status_code=307, headers=headers)
     if byte_range is None:
         path = services.blobs.local_path(digest)
         if path is not None:

@@ -31,6 +31,7 @@ MAX_PAGE = 1000
 class RegistryContext:
     services: Services
     public_url: str | None
+    blob_redirect: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
-from berth.api.oci import blobs, listings, manifests, uploads
+from berth.api.oci import blobs, downloads, listings, manifests, uploads
 from berth.api.oci.context import RegistryContext
 from berth.api.oci.render import (
     render_disconnect,
@@ -24,6 +24,7 @@ _NAME = "/{name:path}"
 ROUTES = [
     Route("/", listings.get_base, methods=["GET", "HEAD"]),
     Route("/_catalog", listings.get_catalog, methods=["GET"]),
+    Route("/_downloads/{token}", downloads.get_download, methods=["GET"]),
     Route(_NAME + "/tags/list", listings.list_tags, methods=["GET"]),
     Route(_NAME + "/referrers/{digest}", listings.list_referrers, methods=["GET"]),
     Route(_NAME + "/manifests/{reference}", manifests.head_manifest, methods=["HEAD"]),
