@@ -13,7 +13,6 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 import pytest
-from seaweedfs import SeaweedFS
 
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage import (
@@ -26,6 +25,7 @@ from berth.storage import (
 )
 from berth.storage.layout import blob_key, upload_key
 from berth.types import Digest
+from seaweedfs import SeaweedFS
 
 MIB = 1 << 20
 
