@@ -186,6 +186,29 @@ def test_a_user_needs_an_identity_allow_and_the_trust_policy(
     assert code == "ValidationError" and "role chaining" in message
 
 
+def test_a_trust_policy_naming_the_user_needs_no_identity_allow(server: Server, iam: Any) -> None:
+    """As in AWS, in one account: a trust policy naming the user exactly is enough on its own."""
+    named = user_with_key(iam, "sts-named")
+    user_arn = iam.get_user(UserName="sts-named")["User"]["Arn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(RoleName="named-trust", AssumeRolePolicyDocument=json.dumps(trust))
+    sts = server.client("sts", named["key"], named["secret"])
+    assumed = sts.assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="n1")
+    assert assumed["AssumedRoleUser"]["Arn"].endswith(":assumed-role/named-trust/n1")
+    other = user_with_key(iam, "sts-other", ALLOW_ASSUME)
+    code, _, _ = failure(
+        lambda: server.client("sts", other["key"], other["secret"]).assume_role(
+            RoleArn=role["Role"]["Arn"], RoleSessionName="n2"
+        )
+    )
+    assert code == "AccessDenied"
+
+
 def test_session_policy_narrows_the_role(server: Server, admin_role: str) -> None:
     only_sts = {
         "Version": "2012-10-17",

@@ -13,6 +13,7 @@ from berth.iam.evaluate import (
     Outcome,
     PolicyType,
     evaluate,
+    resource_policy_names,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "parse_policy",
     "registry_actions",
     "repository_arn",
+    "resource_policy_names",
 ]

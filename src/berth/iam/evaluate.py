@@ -27,6 +27,7 @@ __all__ = [
     "Outcome",
     "PolicyType",
     "evaluate",
+    "resource_policy_names",
 ]
 
 
@@ -103,10 +104,11 @@ class _Found:
 class _Evaluation:
     """One request's evaluation: the lower-cased action and the context, built once."""
 
-    __slots__ = ("action", "context", "request", "role_arn")
+    __slots__ = ("action", "context", "delegate", "request", "role_arn")
 
-    def __init__(self, request: AuthorizationRequest) -> None:
+    def __init__(self, request: AuthorizationRequest, *, delegate: bool = True) -> None:
         self.request = request
+        self.delegate = delegate
         self.action = request.action.lower()
         self.role_arn = request.role_arn or _session_role(request.principal)
         self.context = _context(request, self.role_arn)
@@ -137,8 +139,20 @@ class _Evaluation:
                 continue
             if effect is Effect.ALLOW and principal.is_anonymous and not _to_all(statement):
                 continue
+            if effect is Effect.ALLOW and self._delegates_to_identity(named):
+                continue
             return _Found(statement, PolicyType.RESOURCE, name, named is PrincipalMatch.EXACT)
         return None
+
+    def _delegates_to_identity(self, named: PrincipalMatch) -> bool:
+        """A same-account grant to the account grants nothing by itself (root excepted)."""
+        request = self.request
+        return (
+            self.delegate
+            and named is PrincipalMatch.ACCOUNT
+            and request.principal.account == request.resource_account
+            and not request.principal.is_root
+        )
 
     def find_identity(self, effect: Effect) -> _Found | None:
         action, resource, context = self.action, self.request.resource, self.context
@@ -165,6 +179,13 @@ class _Evaluation:
     def find_boundary(self, effect: Effect) -> _Found | None:
         policy = self.request.permissions_boundary
         return self.find(policy, effect, PolicyType.BOUNDARY, "permissions boundary")
+
+
+def resource_policy_names(request: AuthorizationRequest) -> bool:
+    """Whether the resource policy by itself allows the caller (naming it, its role, its account
+    or everyone) and does not deny it: what a role's trust policy must do for AssumeRole."""
+    run = _Evaluation(request, delegate=False)
+    return run.find_resource(Effect.DENY) is None and run.find_resource(Effect.ALLOW) is not None
 
 
 def _first(

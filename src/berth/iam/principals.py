@@ -23,12 +23,15 @@ _TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
 
 
 class PrincipalMatch(Enum):
-    """How a statement's principals name the caller: exactly (the user or session ARN), or
-    through its role, account or ``*``. Exact grants are not limited by boundaries or sessions."""
+    """How a statement's principals name the caller: exactly (the user or session ARN), through
+    its role or ``*`` (generic), or only through its account. Exact grants are not limited by
+    boundaries or sessions; an account grant delegates to the account, so in the same account
+    it allows nothing unless an identity policy also does (as AWS evaluates it)."""
 
     NONE = 0
-    GENERIC = 1
-    EXACT = 2
+    ACCOUNT = 1
+    GENERIC = 2
+    EXACT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,10 @@ class Principals:
             return PrincipalMatch.NONE
         if principal.arn in self.arns:
             return PrincipalMatch.EXACT
-        if (role_arn is not None and role_arn in self.arns) or principal.account in self.accounts:
+        if role_arn is not None and role_arn in self.arns:
             return PrincipalMatch.GENERIC
+        if principal.account in self.accounts:
+            return PrincipalMatch.ACCOUNT
         return PrincipalMatch.NONE
 
 

@@ -110,11 +110,21 @@ class AccessService:
         *,
         context: RequestContext | None = None,
         origin: Origin | None = None,
+        resource_policy: Policy | None = None,
     ) -> None:
-        """Return if allowed; raise UnauthorizedError (anonymous) or AccessDeniedError."""
+        """Return if allowed; raise UnauthorizedError (anonymous) or AccessDeniedError.
+
+        ``resource_policy`` stands in for the resource's own policy where the resource is not a
+        repository: a role's trust policy for ``sts:AssumeRole``.
+        """
         try:
             decision = await self.decide(
-                principal, action, resource, context=context, origin=origin
+                principal,
+                action,
+                resource,
+                context=context,
+                origin=origin,
+                resource_policy=resource_policy,
             )
         except UnauthorizedError as error:
             self._record(
@@ -156,12 +166,15 @@ class AccessService:
         *,
         context: RequestContext | None = None,
         origin: Origin | None = None,
+        resource_policy: Policy | None = None,
     ) -> Decision:
         """The engine's decision, with what AWS would weigh for this request."""
         view = await self._policies(principal)
         if not view.active:
             raise UnauthorizedError("the credentials used to sign this request are no longer valid")
         target = await self._resource(resource)
+        if resource_policy is not None:
+            target = _Resource(resource_policy, target.tags, target.expires)
         request = AuthorizationRequest(
             principal=principal,
             action=action,

@@ -1,7 +1,9 @@
 """STS: who is calling, temporary credentials for a role (AssumeRole) or for oneself.
 
-The caller's identity-policy allow for ``sts:AssumeRole`` is checked by the surface's
-``authorize`` call like every other action; here the role's trust policy must allow the caller.
+The surface's one ``authorize`` call weighs the caller's identity policies with the role's trust
+policy as the resource policy, as AWS does: a trust policy naming the user (or role session)
+exactly needs no identity allow, one naming only the account does. Here the trust policy must
+also name the caller itself.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from berth.errors import AccessDeniedError, MalformedPolicyDocumentError, ValidationError
-from berth.iam import AuthorizationRequest, PolicyKind, PolicyType, evaluate
+from berth.iam import AuthorizationRequest, Policy, PolicyKind, resource_policy_names
 from berth.iam.arns import assumed_role_arn
 from berth.meta.identities import IdentityStore, Role, StsSession
 from berth.secrets import session_token, token_hash
@@ -128,19 +130,25 @@ class StsService:
             packed_policy_size=_packed_size(policy, policy_arns),
         )
 
+    async def trust_policy(self, role_arn: str) -> Policy | None:
+        """The role's trust policy, or None when there is no such role."""
+        async with self._iam.meta.read() as tx:
+            role = await tx.identities.roles.get(role_arn.rsplit("/", 1)[-1])
+        if role is None or role.arn != role_arn:
+            return None
+        return self._iam.policies.stored(role.trust_policy, PolicyKind.TRUST)
+
     def _check_trust(self, principal: Principal, role: Role) -> None:
+        """The trust policy itself must name the caller (its account counts, as in AWS)."""
         trust = self._iam.policies.stored(role.trust_policy, PolicyKind.TRUST)
-        decision = evaluate(
-            AuthorizationRequest(
-                principal=principal,
-                action="sts:AssumeRole",
-                resource=role.arn,
-                resource_account=self._iam.account,
-                resource_policy=trust,
-            )
+        request = AuthorizationRequest(
+            principal=principal,
+            action="sts:AssumeRole",
+            resource=role.arn,
+            resource_account=self._iam.account,
+            resource_policy=trust,
         )
-        granted = decision.statement is not None and decision.policy_type is PolicyType.RESOURCE
-        if not (decision.allowed and granted):
+        if not resource_policy_names(request):
             raise _denied(principal, role.arn)
 
     async def get_session_token(

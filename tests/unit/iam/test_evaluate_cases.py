@@ -605,15 +605,31 @@ STRUCTURE_CASES = [
     ),
     # same account resource policies
     Case("resource policy names user", ALLOW, resource_policy=[allow(principal=USER_PRINCIPAL)]),
+    # Naming one's own account delegates to IAM: the identity policy must still allow.
     Case(
         "resource policy names account id",
-        ALLOW,
+        IMPLICIT,
+        IDENTITY,
         resource_policy=[allow(principal={"AWS": ACCOUNT})],
     ),
     Case(
         "resource policy names account root",
-        ALLOW,
+        IMPLICIT,
+        IDENTITY,
         resource_policy=[allow(principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"})],
+    ),
+    Case(
+        "account-named resource grant with an identity allow",
+        ALLOW,
+        identity=[allow()],
+        resource_policy=[allow(principal={"AWS": ACCOUNT})],
+    ),
+    Case(
+        "account-named resource deny applies to the account's users",
+        EXPLICIT,
+        RESOURCE,
+        identity=[allow()],
+        resource_policy=[deny(principal={"AWS": ACCOUNT})],
     ),
     Case(
         "resource policy names other user",
@@ -757,7 +773,7 @@ STRUCTURE_CASES = [
     Case(
         "boundary limits account-named resource grant",
         IMPLICIT,
-        BOUNDARY,
+        IDENTITY,
         boundary=[allow("ecr:PutImage")],
         resource_policy=[allow(principal={"AWS": ACCOUNT})],
     ),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from berth.errors import ValidationError
+from berth.iam import Policy
 from berth.services import Services
 from berth.services.access import Origin
 from berth.services.identities import IdentityService
@@ -30,10 +31,19 @@ class Call:
         return self.services.identities
 
     async def authorize(
-        self, action: str, resource: str, context: Mapping[str, Any] | None = None
+        self,
+        action: str,
+        resource: str,
+        context: Mapping[str, Any] | None = None,
+        resource_policy: Policy | None = None,
     ) -> None:
         await self.services.access.authorize(
-            self.principal, action, resource, context=context, origin=self.origin
+            self.principal,
+            action,
+            resource,
+            context=context,
+            origin=self.origin,
+            resource_policy=resource_policy,
         )
 
     def arn(self, kind: str, name: str, path: str = "/") -> str:

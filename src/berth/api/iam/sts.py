@@ -35,7 +35,8 @@ async def get_session_token(call: Call) -> Result:
 
 async def assume_role(call: Call) -> Result:
     role_arn = call.text("RoleArn")
-    await call.authorize("sts:AssumeRole", role_arn)
+    trust = await call.identities.sts.trust_policy(role_arn)
+    await call.authorize("sts:AssumeRole", role_arn, resource_policy=trust)
     arns = tuple(str(p["arn"]) for p in call.params.get("PolicyArns") or () if "arn" in p)
     assumed = await call.identities.sts.assume_role(
         call.principal,
