@@ -284,3 +284,10 @@ class MetaStore(Protocol):
         """Raise if the database cannot be reached (readiness)."""
 
     async def close(self) -> None: ...
+
+    def generation(self) -> int:
+        """A number that changes when a write commits: this process's writes always, other
+        processes' too when ``sees_other_writers`` (else cache entries must also expire)."""
+
+    @property
+    def sees_other_writers(self) -> bool: ...

@@ -16,6 +16,7 @@ from berth.errors import (
     ManifestUnknownError,
 )
 from berth.meta.base import Manifest, MetaStore, Reference, ReferenceKind, Repository, Transaction
+from berth.services.cache import ReadCache
 from berth.types import Digest, Tag
 
 __all__ = ["ImageService"]
@@ -46,13 +47,18 @@ class ImageService:
         self.meta = meta
         self.clock = clock
         self.max_manifest_bytes = max_manifest_bytes
+        self._resolved: ReadCache[Manifest] = ReadCache(meta)
 
     async def resolve(self, repository: Repository, reference: Tag | Digest) -> Manifest:
-        async with self.meta.read() as tx:
-            manifest = await self._resolve(tx, repository, reference)
+        key = (repository.id, str(reference))
+        manifest = await self._resolved.get(key, lambda: self._read(repository, reference))
         if manifest is None:
             raise _unknown(reference)
         return manifest
+
+    async def _read(self, repository: Repository, reference: Tag | Digest) -> Manifest | None:
+        async with self.meta.read() as tx:
+            return await self._resolve(tx, repository, reference)
 
     async def pull(self, repository: Repository, reference: Tag | Digest) -> Manifest:
         """Resolve for a download, recording the pull time now and then (as ECR does)."""
