@@ -66,3 +66,17 @@ async def test_a_deleted_manifest_is_gone_at_once_for_another_worker(
     assert (await client.delete(f"/v2/web/manifests/{digest}")).status_code == 202
     assert (await second.head(f"/v2/web/manifests/{digest}")).status_code == 404
     assert (await second.get("/v2/web/manifests/v1")).status_code == 404
+
+
+async def test_a_new_tag_is_listed_at_once_by_another_worker(
+    client: httpx.AsyncClient, second: httpx.AsyncClient
+) -> None:
+    body = await _image(client, "web", b"listed")
+    await push_manifest(client, "web", "v1", body)
+    for _ in range(2):
+        assert (await second.get("/v2/web/tags/list")).json()["tags"] == ["v1"]
+    await push_manifest(client, "web", "v2", body)
+    assert (await second.get("/v2/web/tags/list")).json()["tags"] == ["v1", "v2"]
+    assert (await second.get("/v2/web/tags/list?n=1")).json()["tags"] == ["v1"]
+    assert (await client.delete("/v2/web/manifests/v1")).status_code == 202
+    assert (await second.get("/v2/web/tags/list?n=1")).json()["tags"] == ["v2"]

@@ -28,9 +28,11 @@ class ReadCache(Generic[V]):
         meta: MetaStore,
         ttl: float = CROSS_NODE_TTL,
         monotonic: Callable[[], float] = time.monotonic,
+        limit: int = _LIMIT,
     ) -> None:
         self._meta = meta
         self._ttl = ttl
+        self._limit = limit
         self._monotonic = monotonic
         self._entries: dict[Hashable, tuple[int, float, V]] = {}
 
@@ -42,7 +44,7 @@ class ReadCache(Generic[V]):
             return entry[2]
         value = await load()
         if value is not None:
-            if len(self._entries) >= _LIMIT:
+            if len(self._entries) >= self._limit:
                 self._entries.clear()
             self._entries[key] = (generation, self._monotonic(), value)
         return value

@@ -22,6 +22,8 @@ from berth.types import Digest, Tag
 __all__ = ["ImageService"]
 
 PULL_RECORD_INTERVAL = timedelta(hours=1)
+_TAG_LISTS = 256
+"""Tag lists kept (each may be long), against 10,000 entries for single lookups."""
 
 
 def _unknown(reference: Tag | Digest) -> ManifestUnknownError:
@@ -48,6 +50,7 @@ class ImageService:
         self.clock = clock
         self.max_manifest_bytes = max_manifest_bytes
         self._resolved: ReadCache[Manifest] = ReadCache(meta)
+        self._tags: ReadCache[list[str]] = ReadCache(meta, limit=_TAG_LISTS)
 
     async def resolve(self, repository: Repository, reference: Tag | Digest) -> Manifest:
         key = (repository.id, str(reference))
@@ -116,8 +119,16 @@ class ImageService:
             raise _unknown(reference)
 
     async def tags(self, repository: Repository, after: str | None, limit: int | None) -> list[str]:
+        """Tag names in order (a copy: callers may trim it)."""
+        key = (repository.id, after, limit)
+        found = await self._tags.get(key, lambda: self._list_tags(repository.id, after, limit))
+        return list(found or ())
+
+    async def _list_tags(
+        self, repository_id: int, after: str | None, limit: int | None
+    ) -> list[str]:
         async with self.meta.read() as tx:
-            return await tx.tags.list(repository.id, after=after, limit=limit)
+            return await tx.tags.list(repository_id, after=after, limit=limit)
 
     async def referrers(
         self, repository: Repository, subject: Digest, artifact_type: str | None
