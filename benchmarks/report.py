@@ -32,7 +32,9 @@ def ratio(workload: Workload, berth: float | None, other: float | None) -> float
 def _cell(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "-"
-    return f"{value:,.{digits}f}" if value < 100 else f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}" if value >= 1 else f"{value:.3g}"
 
 
 def results_table(workloads: list[Workload], samples: dict[str, dict[str, list[float]]]) -> str:

@@ -97,8 +97,15 @@ class Server:
                 self.process.wait(timeout=10)
 
     def rss_bytes(self) -> int:
-        """Resident memory of the process and all its descendants (workers)."""
-        return sum(_rss(pid) for pid in _tree(self.process.pid))
+        """Memory of the process and its workers: the sum of their proportional set sizes.
+
+        Workers are forked from the main process and share its pages; summing RSS would count
+        those pages once per process, PSS divides them among the processes that share them.
+        """
+        return sum(_pss(pid) for pid in _tree(self.process.pid))
+
+    def largest_rss_bytes(self) -> int:
+        return max((_rss(pid) for pid in _tree(self.process.pid)), default=0)
 
 
 def _children(pid: int) -> list[int]:
@@ -118,21 +125,29 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _rss(pid: int) -> int:
+def _field_kib(path: str, name: str) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
 
 
+def _rss(pid: int) -> int:
+    return _field_kib(f"/proc/{pid}/status", "VmRSS:")
+
+
+def _pss(pid: int) -> int:
+    return _field_kib(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
 class RssSampler:
-    """Samples a server's RSS in a thread; ``peak`` is the largest sample seen."""
+    """Samples a server's memory in a thread: peak PSS (all processes), peak RSS (largest)."""
 
     def __init__(self, server: Server, interval: float = 0.1) -> None:
-        self.server, self.interval, self.peak = server, interval, 0
+        self.server, self.interval, self.peak, self.peak_rss = server, interval, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -140,6 +155,7 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, self.server.rss_bytes())
+            self.peak_rss = max(self.peak_rss, self.server.largest_rss_bytes())
 
     def close(self) -> int:
         self._stop.set()
