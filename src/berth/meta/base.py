@@ -145,6 +145,9 @@ class BlobIndex(Protocol):
     async def get_linked(self, repository_id: int, digest: str) -> Blob | None:
         """The blob if it exists and is linked to the repository."""
 
+    async def linked(self, repository_id: int, digests: Sequence[str]) -> set[str]:
+        """Those of ``digests`` that exist and are linked to the repository (one query)."""
+
     async def unlink(self, repository_id: int, digest: str) -> bool:
         """Remove the link; True if there was one."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import exists, select
@@ -61,6 +62,16 @@ class SqlBlobIndex:
         )
         row = (await self._conn.execute(query)).first()
         return None if row is None else _blob(row)
+
+    async def linked(self, repository_id: int, digests: Sequence[str]) -> set[str]:
+        if not digests:
+            return set()
+        query = (
+            select(_b.c.digest)
+            .join(_links, _links.c.digest == _b.c.digest)
+            .where(_links.c.repository_id == repository_id, _links.c.digest.in_(set(digests)))
+        )
+        return set((await self._conn.execute(query)).scalars())
 
     async def unlink(self, repository_id: int, digest: str) -> bool:
         statement = _links.delete().where(

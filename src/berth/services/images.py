@@ -162,8 +162,10 @@ class ImageService:
     async def _check_references(
         self, tx: Transaction, repository: Repository, parsed: ParsedManifest
     ) -> None:
+        wanted = [str(descriptor.digest) for descriptor in parsed.blobs]
+        found = await tx.blobs.linked(repository.id, wanted)
         for descriptor in parsed.blobs:
-            if await tx.blobs.get_linked(repository.id, str(descriptor.digest)) is None:
+            if str(descriptor.digest) not in found:
                 raise ManifestBlobUnknownError(
                     f"blob unknown to registry: {descriptor.digest}",
                     detail={"digest": str(descriptor.digest)},
