@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -151,17 +149,17 @@ async def test_exclusive_lapses_when_its_holder_dies(
         "        await asyncio.sleep(120)\n"
         "asyncio.run(main())\n"
     )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", script, database_url], stdout=subprocess.PIPE, text=True
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, database_url, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "held"
+        assert (await holder.stdout.readline()).strip() == b"held"
         await asyncio.sleep(1.5)  # past the lease: the live holder renews it
         async with nodes[0].exclusive("gc") as taken:
             assert taken is False
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait(timeout=10)
+        holder.send_signal(signal.SIGKILL)
+        await holder.wait()
         deadline = time.monotonic() + 10
         while True:
             async with nodes[0].exclusive("gc") as taken:
@@ -170,10 +168,9 @@ async def test_exclusive_lapses_when_its_holder_dies(
             assert time.monotonic() < deadline, "the dead holder's lock never lapsed"
             await asyncio.sleep(0.1)
     finally:
-        holder.kill()
-        holder.wait(timeout=10)
-        if holder.stdout is not None:
-            holder.stdout.close()
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
 
 
 # -- link times and stale links -------------------------------------------------------------------
