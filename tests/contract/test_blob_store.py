@@ -8,6 +8,7 @@ import re
 import tracemalloc
 import urllib.request
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -190,6 +191,35 @@ async def test_list_and_delete_blobs(store: BlobStore) -> None:
     await store.delete_blob(digests[0])
     assert await store.blob_size(digests[0]) is None
     assert {d async for d in store.list_blobs()} == set(digests[1:])
+
+
+async def test_list_uploads_names_each_held_upload_with_its_last_write(store: BlobStore) -> None:
+    assert [u async for u in store.list_uploads()] == []
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    states = {name: await store.start_upload(name) for name in ("b-second", "a-first", "c-gone")}
+    states["a-first"] = await store.append_upload(
+        "a-first", states["a-first"], stream([pattern(6 * MIB), b"tail"])
+    )
+    await store.abort_upload("c-gone", UploadState())
+    after = datetime.now(UTC) + timedelta(seconds=2)
+    listed = [u async for u in store.list_uploads()]
+    assert [u.upload_id for u in listed] == ["a-first", "b-second"]
+    assert all(before <= u.modified <= after for u in listed)
+    await store.commit_upload("a-first", states["a-first"], Digest.of(pattern(6 * MIB) + b"tail"))
+    assert [u.upload_id async for u in store.list_uploads()] == ["b-second"]
+
+
+async def test_abort_needs_no_state(store: BlobStore) -> None:
+    state = await store.start_upload("stateless")
+    await store.append_upload("stateless", state, stream([pattern(6 * MIB), b"more"]))
+    await store.abort_upload("stateless", UploadState())
+    assert [u async for u in store.list_uploads()] == []
+
+
+async def test_purge_incomplete_leaves_committed_blobs(store: BlobStore) -> None:
+    digest = await push(store, "kept", pattern(11 * MIB))
+    assert await store.purge_incomplete(datetime.now(UTC) + timedelta(hours=1)) == 0
+    assert await store.blob_size(digest) == 11 * MIB
 
 
 async def test_uploads_are_not_blobs(store: BlobStore) -> None:
@@ -465,6 +495,21 @@ async def test_s3_failed_commit_leaves_no_multipart_upload(
         await s3_store.commit_upload("broken", state, Digest.of(data))
     assert multipart_uploads(seaweedfs, s3_bucket) == []
     assert await s3_store.blob_size(Digest.of(data)) is None
+
+
+async def test_s3_purges_a_multipart_upload_a_dead_commit_left(
+    seaweedfs: SeaweedFS, s3_bucket: str, s3_store: S3BlobStore
+) -> None:
+    client = seaweedfs.client()
+    key = blob_key(Digest.of(b"never finished"))
+    client.create_multipart_upload(Bucket=s3_bucket, Key=key)
+    client.create_multipart_upload(Bucket=s3_bucket, Key=upload_key("not-a-blob"))
+    assert await s3_store.purge_incomplete(datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert sorted(multipart_uploads(seaweedfs, s3_bucket)) == sorted(
+        [key, upload_key("not-a-blob")]
+    )
+    assert await s3_store.purge_incomplete(datetime.now(UTC) + timedelta(minutes=1)) == 1
+    assert multipart_uploads(seaweedfs, s3_bucket) == [upload_key("not-a-blob")]
 
 
 async def test_s3_cancelled_append_counts_nothing(s3_store: S3BlobStore) -> None:

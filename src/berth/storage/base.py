@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from berth.types import Digest
 
-__all__ = ["BlobStore", "ChunkObserver", "UploadState"]
+__all__ = ["BlobStore", "ChunkObserver", "StoredUpload", "UploadState"]
 
 ChunkObserver = Callable[[bytes], None]
 """Called with each chunk, in a worker thread, as it is written (the service hashes with it)."""
@@ -27,6 +28,14 @@ class UploadState:
 
     size: int = 0
     backend: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """An upload the store holds, and when its bytes were last written (to find orphans)."""
+
+    upload_id: str
+    modified: datetime
 
 
 @runtime_checkable
@@ -91,7 +100,18 @@ class BlobStore(Protocol):
         """
 
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
-        """Discard an upload's bytes; discarding a missing one is not an error."""
+        """Discard an upload's bytes; discarding a missing one is not an error.
+
+        Discarding needs no ``state``: ``UploadState()`` discards whatever the upload holds.
+        """
+
+    def list_uploads(self) -> AsyncIterator[StoredUpload]:
+        """Every upload the store holds, in id order (upload expiry finds orphans with it)."""
+
+    async def purge_incomplete(self, started_before: datetime) -> int:
+        """Discard the driver's own unfinished writes begun before ``started_before`` (S3: the
+        multipart upload a commit opens at a blob key, left by a node that died mid-commit);
+        return how many. Drivers whose writes cannot be left half-done return 0."""
 
     async def close(self) -> None:
         """Release connections (the app calls it at shutdown)."""

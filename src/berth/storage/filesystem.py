@@ -12,6 +12,7 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
@@ -19,7 +20,7 @@ import anyio
 from anyio import to_thread
 
 from berth.errors import StorageError, StorageNotFoundError
-from berth.storage.base import ChunkObserver, UploadState
+from berth.storage.base import ChunkObserver, StoredUpload, UploadState
 from berth.storage.layout import blob_key, digest_from_key, upload_key
 from berth.types import Digest
 
@@ -114,6 +115,18 @@ class FilesystemBlobStore:
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         await _in_thread(_remove_tree, self._upload_path(upload_id).parent)
 
+    async def list_uploads(self) -> AsyncIterator[StoredUpload]:
+        uploads = self.root / "uploads"
+        for name in await _in_thread(_sorted_names, uploads):
+            if not _UPLOAD_ID.fullmatch(name):
+                continue
+            modified = await _in_thread(_last_modified, uploads / name)
+            if modified is not None:
+                yield StoredUpload(name, modified)
+
+    async def purge_incomplete(self, started_before: datetime) -> int:
+        return 0
+
     async def close(self) -> None:
         return None
 
@@ -157,6 +170,16 @@ def _sorted_names(directory: Path) -> list[str]:
         return sorted(entry.name for entry in os.scandir(directory))
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def _last_modified(folder: Path) -> datetime | None:
+    """The newest modification time of a folder and the files in it; None if it is gone."""
+    try:
+        times = [folder.stat().st_mtime]
+        times += [entry.stat().st_mtime for entry in os.scandir(folder)]
+    except FileNotFoundError:
+        return None
+    return datetime.fromtimestamp(max(times), UTC)
 
 
 async def _read_range(
