@@ -22,7 +22,6 @@ from berth.errors import (
     BlobUploadUnknownError,
     DigestInvalidError,
     RangeInvalidError,
-    ServerError,
     SizeInvalidError,
 )
 from berth.meta.base import Blob, MetaStore, Repository, Upload
@@ -224,39 +223,23 @@ class UploadService:
         return blob
 
     async def _record(self, repository: Repository, upload: Upload, digest: Digest) -> Blob:
-        blob = await self._link_stored(repository, upload, digest)
-        if blob is None:
-            blob = await self._store_and_link(repository, upload, digest)
-        await self.store.abort_upload(upload.id, UploadState(upload.size, upload.backend))
-        return blob
+        """Put the bytes in place, then record and link the blob with its row held.
 
-    async def _link_stored(
-        self, repository: Repository, upload: Upload, digest: Digest
-    ) -> Blob | None:
-        """A blob stored already is linked while its row is held, so GC cannot remove it first;
-        None when it is not stored (or its row outlived its bytes)."""
-        async with self.meta.transaction() as tx:
-            blob = await tx.blobs.pin(str(digest))
-            if blob is None or await self.store.blob_size(digest) is None:
-                return None
-            await tx.blobs.link(repository.id, str(digest), self.clock())
-            await tx.uploads.delete(upload.id)
-        return blob
-
-    async def _store_and_link(self, repository: Repository, upload: Upload, digest: Digest) -> Blob:
-        """Put the bytes in place, record and link them, then check GC did not take the bytes
-        in between (possible only where a crashed collection left a row without bytes)."""
-        await self.store.commit_upload(upload.id, UploadState(upload.size, upload.backend), digest)
+        The bytes are checked again while the row is held: garbage collection deletes bytes
+        only while it holds the row, so bytes seen then stay until the link protects them, and
+        bytes it took in between are put back from the upload, which the store keeps until the
+        upload is aborted.
+        """
+        state = UploadState(upload.size, upload.backend)
+        if await self.store.blob_size(digest) is None:
+            await self.store.commit_upload(upload.id, state, digest)
         async with self.meta.transaction() as tx:
             blob = await tx.blobs.put(str(digest), upload.size, self.clock())
+            if await self.store.blob_size(digest) is None:
+                await self.store.commit_upload(upload.id, state, digest)
             await tx.blobs.link(repository.id, str(digest), self.clock())
             await tx.uploads.delete(upload.id)
-        if await self.store.blob_size(digest) is None:
-            async with self.meta.transaction() as tx:
-                await tx.blobs.unlink(repository.id, str(digest))
-            raise ServerError(
-                f"blob {digest} was garbage-collected while the upload completed; push it again"
-            )
+        await self.store.abort_upload(upload.id, state)
         return blob
 
     async def _discard(self, upload: Upload) -> None:

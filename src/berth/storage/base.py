@@ -92,11 +92,13 @@ class BlobStore(Protocol):
         """Stream back what an upload holds so far (to re-hash it on another node)."""
 
     async def commit_upload(self, upload_id: str, state: UploadState, digest: Digest) -> None:
-        """Move a verified upload's first ``state.size`` bytes into place as ``digest``.
+        """Put a verified upload's first ``state.size`` bytes in place as ``digest``.
 
-        Atomic: a blob key never holds a partial blob. If the blob is already stored, the
-        upload is just discarded (so a retried commit succeeds). StorageNotFoundError if neither
-        the blob nor the upload is stored.
+        Atomic: a blob key never holds a partial blob. If the blob is already stored, nothing
+        is written (so a retried commit succeeds). The upload is kept, but no longer takes
+        appends, until ``abort_upload``: the caller can place the blob again from it if the
+        bytes are deleted before the blob is recorded. StorageNotFoundError if neither the blob
+        nor the upload is stored.
         """
 
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:

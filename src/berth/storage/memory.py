@@ -82,7 +82,6 @@ class MemoryBlobStore:
         _check_upload_id(upload_id)
         if digest not in self._blobs:
             self._blobs[digest] = bytes(self._upload_at(upload_id, state.size))
-        self._forget(upload_id)
 
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         _check_upload_id(upload_id)

@@ -237,7 +237,6 @@ class S3BlobStore:
             if await self._size(blob) is None:
                 await self._require_upload(upload_id)
                 await self._assemble(upload_id, _Session.load(upload_id, state), blob)
-            await self.abort_upload(upload_id, state)
 
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         prefix = self._upload_object(upload_id, "")
