@@ -18,7 +18,6 @@ import pytest
 
 from berth.app import BerthApp, create_app
 from berth.settings import load_settings
-from berth.storage.base import UploadState
 from berth.types import Digest
 
 from .conftest import ACCOUNT_ID, BASE_URL, basic
@@ -318,6 +317,3 @@ async def _assert_pulls_intact(
         blob = await http.get(f"/v2/{name}/blobs/{descriptor['digest']}")
         assert blob.status_code == 200, (name, descriptor["digest"], blob.text)
         assert digest_of(blob.content) == descriptor["digest"]
-
-
-__all__ = ["UploadState"]
