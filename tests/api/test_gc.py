@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from berth.app import BerthApp, create_app
+from berth.meta.base import AuditFilter
 from berth.settings import load_settings
 from berth.types import Digest
 
@@ -191,15 +192,9 @@ async def test_gc_job_runs_under_its_lock_and_is_audited(app: BerthApp, clock: C
     async with app.services.meta.exclusive("job:gc") as held:
         assert held
         assert await app.jobs.run("gc") is None
-    events = await app.services.audit.list(_audit_filter())
+    events = await app.services.audit.list(AuditFilter(action="berth:gc"))
     assert [(e.action, e.outcome) for e in events] == [("berth:gc", "completed")]
     assert events[0].message.startswith(f"started {T0.isoformat()}; dropped 0 stale link(s)")
-
-
-def _audit_filter():  # type: ignore[no-untyped-def]
-    from berth.meta.base import AuditFilter
-
-    return AuditFilter(action="berth:gc")
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
