@@ -293,6 +293,12 @@ def render(run: Run, command: str, args: argparse.Namespace, chart: Path) -> str
             f"{notes['berth peak RSS MB']:.0f} MB over the whole run (largest single process: "
             f"{notes['berth peak single-process RSS MB']:.0f} MB RSS).",
             "",
+            "Requests each listing took (a registry that ignores `n` answers in one page): "
+            + "; ".join(
+                f"{k.replace(' pages: ', ': ')} = {v}" for k, v in notes.items() if " pages: " in k
+            )
+            + ".",
+            "",
             f"![Berth / distribution]({chart.name})",
             "",
             report.targets_table(targets_met(run)),

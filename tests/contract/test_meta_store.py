@@ -169,8 +169,10 @@ async def test_blob_put_get_link_unlink(meta_store: MetaStore) -> None:
         await tx.blobs.link(repo.id, digest(1))
         assert await tx.blobs.get_linked(repo.id, digest(1)) == blob
         assert await tx.blobs.get_linked(repo.id, digest(2)) is None
-        assert await tx.blobs.linked(repo.id, [digest(1), digest(2), digest(1)]) == {digest(1)}
-        assert await tx.blobs.linked(repo.id, []) == set()
+        assert await tx.blobs.pin_all_linked(repo.id, [digest(1), digest(2), digest(1)]) == {
+            digest(1)
+        }
+        assert await tx.blobs.pin_all_linked(repo.id, []) == set()
     async with meta_store.transaction() as tx:
         assert await tx.blobs.unlink(repo.id, digest(1)) is True
         assert await tx.blobs.unlink(repo.id, digest(1)) is False

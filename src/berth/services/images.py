@@ -163,7 +163,7 @@ class ImageService:
         self, tx: Transaction, repository: Repository, parsed: ParsedManifest
     ) -> None:
         wanted = [str(descriptor.digest) for descriptor in parsed.blobs]
-        found = await tx.blobs.linked(repository.id, wanted)
+        found = await tx.blobs.pin_all_linked(repository.id, wanted)
         for descriptor in parsed.blobs:
             if str(descriptor.digest) not in found:
                 raise ManifestBlobUnknownError(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from berth.meta import migrations
 from berth.meta.schema import metadata
-from berth.meta.sql import open_meta_store
+from berth.meta.sql import SqlMetaStore, create_engine, open_meta_store
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -50,7 +52,7 @@ async def test_open_meta_store_twice_is_harmless(tmp_path: Path) -> None:
     for _ in range(2):
         store = await open_meta_store(url)
         async with store.engine.connect() as conn:
-            assert await conn.run_sync(_revision) == "0003"
+            assert await conn.run_sync(_revision) == "0004"
         await store.close()
 
 
@@ -59,10 +61,53 @@ async def test_nodes_starting_at_once_migrate_once(postgresql_url: str) -> None:
     stores = await asyncio.gather(*(open_meta_store(postgresql_url) for _ in range(4)))
     try:
         async with stores[0].engine.connect() as conn:
-            assert await conn.run_sync(_revision) == "0003"
+            assert await conn.run_sync(_revision) == "0004"
     finally:
         for store in stores:
             await store.close()
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_0004_backfills_link_times(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'berth.db'}"
+        if database == "sqlite"
+        else str(request.getfixturevalue("postgresql_url"))
+    )
+    engine = create_engine(url)
+    before = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(migrations.upgrade, "0003")
+            await conn.execute(
+                text(
+                    "INSERT INTO repositories (name, created_at, tag_mutability,"
+                    " tag_mutability_exclusions, scan_on_push, encryption_type, resource_tags)"
+                    " VALUES ('web', :now, 'MUTABLE', '[]', false, 'AES256', '{}')"
+                ),
+                {"now": before},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO repository_blobs (repository_id, digest)"
+                    " SELECT id, 'sha256:' || 'ab' FROM repositories"
+                )
+            )
+        async with engine.begin() as conn:
+            await conn.run_sync(migrations.upgrade)
+        store = SqlMetaStore(engine)
+        async with store.read() as tx:
+            repository = await tx.repositories.get("web")
+            assert repository is not None
+            stale = await tx.blobs.stale_links(datetime.now(UTC) + timedelta(seconds=1), 10)
+            assert stale == [(repository.id, "sha256:ab")]
+            assert await tx.blobs.stale_links(before - timedelta(seconds=1), 10) == []
+    finally:
+        await engine.dispose()
 
 
 def test_unknown_database_is_refused() -> None:
