@@ -242,6 +242,11 @@ class TagStore(Protocol):
 
     async def for_digest(self, repository_id: int, digest: str) -> builtins.list[str]: ...
 
+    async def for_digests(
+        self, repository_id: int, digests: Sequence[str]
+    ) -> dict[str, builtins.list[str]]:
+        """``for_digest`` of each digest at once (one query): digest -> sorted tag names."""
+
     async def count(self, repository_id: int) -> int: ...
 
 
