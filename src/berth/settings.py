@@ -44,6 +44,8 @@ class Settings:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = field(default=None, repr=False)
     blob_redirect: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     token_ttl_seconds: int = 12 * 3600
     upload_expiry_seconds: int = 24 * 3600
     lifecycle_interval_seconds: int = 3600
@@ -64,6 +66,10 @@ class Settings:
         return self.account_id
 
     @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
     def resolved_storage_path(self) -> Path:
         return self.storage_path or self.data_dir
 
@@ -82,7 +88,7 @@ _INT_FIELDS = {
     "max_manifest_bytes",
     "workers",
 }
-_PATH_FIELDS = {"data_dir", "storage_path"}
+_PATH_FIELDS = {"data_dir", "storage_path", "tls_cert", "tls_key"}
 _BOOL_FIELDS = {"blob_redirect"}
 _TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 
@@ -132,6 +138,8 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError(
             "set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"
         )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise SettingsError("set both BERTH_TLS_CERT and BERTH_TLS_KEY, or neither")
     if settings.master_key is not None:
         try:
             parse_master_key(settings.master_key)

@@ -47,3 +47,12 @@ def test_unknown_key_in_file(tmp_path: Path) -> None:
     config.write_text('colour = "blue"\n')
     with pytest.raises(SettingsError, match="unknown setting 'colour'"):
         load_settings(config, {})
+
+
+def test_tls_files_come_in_pairs(tmp_path: Path) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    settings = load_settings(environ={"BERTH_TLS_CERT": str(cert), "BERTH_TLS_KEY": str(key)})
+    assert (settings.tls_cert, settings.tls_key, settings.tls) == (cert, key, True)
+    with pytest.raises(SettingsError, match="BERTH_TLS_KEY"):
+        load_settings(environ={"BERTH_TLS_CERT": str(cert)})
+    assert not load_settings(environ={}).tls
