@@ -46,6 +46,7 @@ class Settings:
     blob_redirect: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    trusted_proxies: str | None = None
     token_ttl_seconds: int = 12 * 3600
     upload_expiry_seconds: int = 24 * 3600
     lifecycle_interval_seconds: int = 3600

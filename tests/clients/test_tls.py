@@ -194,3 +194,19 @@ def test_secure_transport_is_true_over_https(cert_server: RegistryServer) -> Non
     )
     assert response.status_code == 200, response.text
     assert ecr.describe_repositories(repositoryNames=["tls/secure"])["repositories"]
+
+
+def test_a_trusted_proxy_says_the_client_came_over_https(tmp_path: Path) -> None:
+    """Behind a proxy that terminates TLS, X-Forwarded-Proto from a trusted address counts."""
+    server = RegistryServer(
+        "berth", tmp_path / "data", tmp_path, env={"BERTH_TRUSTED_PROXIES": "127.0.0.1"}
+    )
+    server.start()
+    try:
+        forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+        response = httpx.get(f"{server.url}/v2/", headers=forwarded, timeout=TIMEOUT)
+        assert f'realm="https://{server.host}/"' in response.headers["www-authenticate"]
+        plain = httpx.get(f"{server.url}/v2/", timeout=TIMEOUT)
+        assert f'realm="http://{server.host}/"' in plain.headers["www-authenticate"]
+    finally:
+        server.stop()
