@@ -16,23 +16,12 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from postgres import PostgresServer, new_database
 from seaweedfs import SeaweedFS, s3_unavailable_reason, start_seaweedfs, stop_seaweedfs, weed_binary
-
-
-@dataclass(frozen=True)
-class PostgresServer:
-    host: str
-    port: int
-    user: str
-    databases: Iterator[int]
-
-    def url(self, database: str) -> str:
-        return f"postgresql+asyncpg://{self.user}@{self.host}:{self.port}/{database}"
 
 
 def _postgres_bindir() -> Path | None:
@@ -89,18 +78,7 @@ def postgresql_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def postgresql_url(postgresql_server: PostgresServer) -> str:
     """A URL (postgresql+asyncpg) to a new, empty database on the session's server."""
-    import psycopg
-
-    name = f"berth_test_{next(postgresql_server.databases)}"
-    with psycopg.connect(
-        host=postgresql_server.host,
-        port=postgresql_server.port,
-        user=postgresql_server.user,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    return postgresql_server.url(name)
+    return new_database(postgresql_server)
 
 
 # -- a real S3 server (SeaweedFS) for the session, a bucket per test ------------------------------
@@ -119,11 +97,15 @@ def seaweedfs() -> Iterator[SeaweedFS]:
         stop_seaweedfs(running)
 
 
+def new_bucket(server: SeaweedFS) -> str:
+    bucket = f"berth-{uuid.uuid4().hex[:16]}"
+    server.client().create_bucket(Bucket=bucket)
+    return bucket
+
+
 @pytest.fixture
 def s3_bucket(seaweedfs: SeaweedFS) -> Iterator[str]:
     """A fresh, empty bucket for one test; removed with everything in it afterwards."""
-    bucket = f"berth-{uuid.uuid4().hex[:16]}"
-    client = seaweedfs.client()
-    client.create_bucket(Bucket=bucket)
+    bucket = new_bucket(seaweedfs)
     yield bucket
-    client.delete_bucket(Bucket=bucket)
+    seaweedfs.client().delete_bucket(Bucket=bucket)
