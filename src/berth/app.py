@@ -18,7 +18,7 @@ from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from berth.api.aws import AwsContext
@@ -151,6 +151,10 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse({"message": message}, status_code=status)
 
 
+async def home(request: Request) -> Response:
+    return RedirectResponse("/ui/", status_code=307)
+
+
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -216,6 +220,7 @@ class BerthApp:
                 Route("/readyz", readyz, methods=["GET"]),
                 Mount("/v2", app=RegistryAuthentication(registry, self._signer, settings.account)),
                 Route("/", AwsFrontDoor(ecr_app(aws), query_app(aws)), methods=["POST"]),
+                Route("/", home, methods=["GET"]),
                 Mount(
                     "/ui",
                     app=console_app(

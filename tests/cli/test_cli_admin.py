@@ -134,3 +134,22 @@ def test_backup_refuses_postgresql(berth: Berth, tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "pg_dump" in result.stderr
     assert not (tmp_path / "b.tar").exists()
+
+
+def test_audit_lists_the_writes(
+    private_server: Callable[[Path], RegistryServer], tmp_path: Path
+) -> None:
+    berth, _, _ = _populated(private_server, tmp_path)
+    berth.server.stop()
+    data = str(berth.server.data_dir)
+    lines = berth.ok("audit", "--data-dir", data, "--json", "--limit", "1000").splitlines()
+    events = [json.loads(line) for line in lines]
+    actions = {event["action"] for event in events}
+    assert {"ecr:PutImage", "ecr:CompleteLayerUpload"} <= actions
+    assert all(event["outcome"] == "allow" for event in events if event["action"] == "ecr:PutImage")
+    puts = berth.ok("audit", "--data-dir", data, "--json", "--action", "ecr:PutImage")
+    assert {json.loads(line)["action"] for line in puts.splitlines()} == {"ecr:PutImage"}
+    table = berth.ok("audit", "--data-dir", data, "--limit", "3")
+    assert "Audit log (3 events)" in table
+    bad = berth("audit", "--data-dir", data, "--since", "yesterday")
+    assert bad.returncode == 2 and "ISO 8601" in bad.stderr

@@ -10,13 +10,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import troposphere.iam
-from awacs.aws import Action, Allow, Everybody, Statement
-from awacs.aws import Policy as AwacsPolicy
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+
+from seed import consumer_policy_json
 
 from .iam_server import ACCOUNT, ROOT_KEY, ROOT_SECRET, Server, root_profiles, running_server
 
@@ -36,15 +35,6 @@ TRUST_ACCOUNT = {
         }
     ],
 }
-CONSUMER_ACTIONS = [
-    "BatchCheckLayerAvailability",
-    "BatchGetImage",
-    "DescribeRepositories",
-    "GetAuthorizationToken",
-    "GetDownloadUrlForLayer",
-    "GetRepositoryPolicy",
-    "ListImages",
-]
 
 
 @pytest.fixture(scope="module")
@@ -71,23 +61,6 @@ def failure(call: Callable[[], object]) -> tuple[str, str, int]:
         error["Error"]["Message"],
         error["ResponseMetadata"]["HTTPStatusCode"],
     )
-
-
-def consumer_policy_json() -> str:
-    """The seed's DockerRegistryConsumerPolicy, generated as the reference workflow does."""
-    policy = troposphere.iam.Policy(
-        PolicyName="DockerRegistryConsumerPolicy",
-        PolicyDocument=AwacsPolicy(
-            Statement=[
-                Statement(
-                    Effect=Allow,
-                    Action=[Action("ecr", name) for name in CONSUMER_ACTIONS],
-                    Resource=[Everybody],
-                )
-            ]
-        ),
-    )
-    return json.dumps(policy.to_dict()["PolicyDocument"])
 
 
 # -- users ---------------------------------------------------------------------------------------

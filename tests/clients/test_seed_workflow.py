@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import troposphere.iam
-from awacs.aws import Action, Allow, Everybody, Policy, Statement
+
+from seed import consumer_policy_json
 
 from .conftest import ACCOUNT_ID, REGION, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, RegistryServer
 from .ecr_support import serve, skopeo, skopeo_policy
@@ -31,32 +31,6 @@ pytestmark = [
 ]
 
 AWS = str(Path(sys.executable).parent / "aws")
-CONSUMER_ACTIONS = (
-    "BatchCheckLayerAvailability",
-    "BatchGetImage",
-    "DescribeRepositories",
-    "GetAuthorizationToken",
-    "GetDownloadUrlForLayer",
-    "GetRepositoryPolicy",
-    "ListImages",
-)
-
-
-def consumer_policy() -> str:
-    """The reference's troposphere/awacs code; awacs 2.x spells `iam.Action` as `aws.Action`."""
-    policy = troposphere.iam.Policy(
-        PolicyName="DockerRegistryConsumerPolicy",
-        PolicyDocument=Policy(
-            Statement=[
-                Statement(
-                    Effect=Allow,
-                    Action=[Action("ecr", name) for name in CONSUMER_ACTIONS],
-                    Resource=[Everybody],
-                )
-            ]
-        ),
-    )
-    return json.dumps(policy.to_dict()["PolicyDocument"])
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +85,7 @@ def login(aws: Aws, policy: Path, profile: str) -> str:
 def set_up_identities(aws: Aws, tmp_path: Path) -> None:
     """As the account root: the consumer user, the CI user and the registry-admin role."""
     document = tmp_path / "consumer.json"
-    document.write_text(consumer_policy())
+    document.write_text(consumer_policy_json())
     aws.run("iam", "create-user", "--user-name", "consumer")
     aws.run(
         "iam", "put-user-policy", "--user-name", "consumer",

@@ -30,6 +30,7 @@ from clients.conftest import (
     launch,
 )
 from clients.images import write_image_layout, write_multiarch_layout
+from seed import consumer_policy_json
 
 from . import seed
 
@@ -45,23 +46,6 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
-READ_ONLY_POLICY = {
-    "Statement": [
-        {
-            "Action": [
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:BatchGetImage",
-                "ecr:DescribeRepositories",
-                "ecr:GetAuthorizationToken",
-                "ecr:GetDownloadUrlForLayer",
-                "ecr:GetRepositoryPolicy",
-                "ecr:ListImages",
-            ],
-            "Effect": "Allow",
-            "Resource": ["*"],
-        }
-    ]
-}
 
 pytestmark = [
     pytest.mark.clients,
@@ -142,7 +126,7 @@ def reader(server: RegistryServer) -> tuple[str, str]:
         iam.put_user_policy(
             UserName="reader",
             PolicyName="DockerRegistryConsumerPolicy",
-            PolicyDocument=json.dumps(READ_ONLY_POLICY),
+            PolicyDocument=consumer_policy_json(),
         )
         key = iam.create_access_key(UserName="reader")["AccessKey"]
     finally:

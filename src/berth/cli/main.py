@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from berth.cli import admin, ecr, iam, images, policy
+from berth.cli import admin, audit, ecr, iam, images, policy
 from berth.cli.aws import AwsOptions
 from berth.cli.output import FORMATS
 from berth.cli.safety import SafeTyper
@@ -30,6 +30,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(admin.admin_app, name="admin")
 app.add_typer(admin.lifecycle_app, name="lifecycle")
 app.command("gc")(admin.gc)
+app.command("audit")(audit.audit)
 app.command("push")(images.push)
 app.command("pull")(images.pull)
 console = Console(stderr=True)

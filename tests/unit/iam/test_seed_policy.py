@@ -6,7 +6,6 @@ import json
 
 import pytest
 import troposphere.iam
-from awacs.aws import Action, Allow, Everybody, Policy, Statement
 
 from berth.iam import (
     AuthorizationRequest,
@@ -18,32 +17,12 @@ from berth.iam import (
     registry_actions,
     repository_arn,
 )
+from seed import CONSUMER_ACTIONS, consumer_policy
 
 from .cases import ACCOUNT, USER
 
-PULL = [
-    "BatchCheckLayerAvailability",
-    "BatchGetImage",
-    "DescribeRepositories",
-    "GetAuthorizationToken",
-    "GetDownloadUrlForLayer",
-    "GetRepositoryPolicy",
-    "ListImages",
-]
+PULL = CONSUMER_ACTIONS
 REPO = repository_arn("us-east-1", ACCOUNT, "web")
-
-
-def consumer_policy() -> Policy:
-    # awacs 2.x: iam.Action takes no prefix any more; aws.Action("ecr", ...) is the same call.
-    return Policy(
-        Statement=[
-            Statement(
-                Effect=Allow,
-                Action=[Action("ecr", name) for name in PULL],
-                Resource=[Everybody],
-            )
-        ]
-    )
 
 
 def consumer() -> NamedPolicy:
