@@ -43,7 +43,7 @@ def test_public_api() -> None:
         [
             "AuthorizationRequest", "DecidingStatement", "Decision", "Effect", "NamedPolicy",
             "Outcome", "Policy", "PolicyKind", "PolicyType", "Statement", "evaluate",
-            "parse_policy", "registry_actions", "repository_arn",
+            "parse_policy", "registry_actions", "repository_arn", "resource_policy_names",
         ]
     )  # fmt: skip
     assert all(hasattr(berth.iam, name) for name in berth.iam.__all__)
