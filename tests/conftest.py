@@ -146,3 +146,13 @@ def s3_bucket(seaweedfs: SeaweedFS) -> Iterator[str]:
     bucket = new_bucket(seaweedfs)
     yield bucket
     seaweedfs.client().delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """In-process suites that take this run twice: on SQLite (None: the data dir's database)
+    and on PostgreSQL. ``-m "not postgres"`` runs SQLite only."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgresql_schema_url")
+    return url

@@ -23,18 +23,6 @@ def basic(token: str) -> str:
     return "Basic " + base64.b64encode(f"AWS:{token}".encode()).decode()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    """Every in-process test runs on SQLite (the data dir's) and on PostgreSQL.
-
-    ``-m "not postgres"`` runs SQLite only.
-    """
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("postgresql_schema_url")
-    return url
-
-
 @pytest.fixture
 async def app(tmp_path: Path, database_url: str | None) -> AsyncIterator[BerthApp]:
     settings = load_settings(
