@@ -403,6 +403,19 @@ async def test_upload_crud_and_expired(meta_store: MetaStore) -> None:
         assert await tx.uploads.get("u1") is None
 
 
+async def test_upload_advances_only_from_the_size_it_holds(meta_store: MetaStore) -> None:
+    async with meta_store.transaction() as tx:
+        repo = await new_repository(tx)
+        await tx.uploads.create(Upload("u1", repo.id, 0, {}, at(0), at(0)))
+    async with meta_store.transaction() as tx:
+        assert await tx.uploads.advance("u1", 0, 10, {"n": 1}, at(1))
+        assert not await tx.uploads.advance("u1", 0, 20, {"n": 2}, at(2))
+        assert not await tx.uploads.advance("gone", 0, 20, {"n": 2}, at(2))
+        stored = await tx.uploads.get("u1")
+    assert stored is not None
+    assert (stored.size, stored.backend, stored.updated_at) == (10, {"n": 1}, at(1))
+
+
 # -- settings -----------------------------------------------------------------------------------
 
 

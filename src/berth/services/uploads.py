@@ -68,6 +68,10 @@ class UploadService:
             )
         return upload
 
+    async def _stored(self, upload_id: str) -> Upload | None:
+        async with self.meta.read() as tx:
+            return await tx.uploads.get(upload_id)
+
     async def append(
         self,
         repository: Repository,
@@ -173,11 +177,19 @@ class UploadService:
             raise SizeInvalidError(
                 f"Content-Range announced {length} bytes but {state.size - before.size} arrived"
             )
-        if hashing is not None:
-            hashing.size = state.size
         now = self.clock()
         async with self.meta.transaction() as tx:
-            await tx.uploads.update(upload.id, state.size, state.backend, now)
+            moved = await tx.uploads.advance(upload.id, before.size, state.size, state.backend, now)
+        if not moved:
+            self._hashing.pop(upload.id, None)
+            current = await self._stored(upload.id)
+            raise RangeInvalidError(
+                "another request appended to this upload at the same time; continue from where"
+                " it ends now",
+                detail={"size": 0 if current is None else current.size},
+            )
+        if hashing is not None:
+            hashing.size = state.size
         return Upload(
             upload.id, upload.repository_id, state.size, state.backend, upload.started_at, now
         )
