@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= berth-data
 
-.PHONY: serve test lint typecheck bench system-deps bench-deps apt-install clean
+.PHONY: serve test lint typecheck bench bench-s3 system-deps bench-deps apt-install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ test: $(STAMP) system-deps lint typecheck
 
 bench: $(STAMP) bench-deps
 	$(BIN)/python benchmarks/registry_bench.py --out docs/performance.md
+
+# Blob throughput on S3 (a SeaweedFS it starts) beside the filesystem; a section of docs/performance.md.
+bench-s3: $(STAMP)
+	$(BIN)/python benchmarks/s3_bench.py --out docs/performance.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
