@@ -47,6 +47,7 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     trusted_proxies: str | None = None
+    http2: bool = True
     token_ttl_seconds: int = 12 * 3600
     upload_expiry_seconds: int = 24 * 3600
     lifecycle_interval_seconds: int = 3600
@@ -90,7 +91,7 @@ _INT_FIELDS = {
     "workers",
 }
 _PATH_FIELDS = {"data_dir", "storage_path", "tls_cert", "tls_key"}
-_BOOL_FIELDS = {"blob_redirect"}
+_BOOL_FIELDS = {"blob_redirect", "http2"}
 _TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 
 

@@ -210,3 +210,22 @@ def test_a_trusted_proxy_says_the_client_came_over_https(tmp_path: Path) -> None
         assert f'realm="http://{server.host}/"' in plain.headers["www-authenticate"]
     finally:
         server.stop()
+
+
+def test_http2_false_serves_http1_only(tmp_path: Path) -> None:
+    pytest.importorskip("h2")
+    server = RegistryServer(
+        "berth",
+        tmp_path / "data",
+        tmp_path,
+        env={"BERTH_HTTP2": "false"},
+        args=["--dev-tls"],
+        ca_file=tmp_path / "data" / "tls" / "ca.crt",
+    )
+    server.start()
+    try:
+        with httpx.Client(http2=True, verify=server.verify, timeout=TIMEOUT) as client:
+            response = client.get(f"{server.url}/healthz")
+        assert (response.status_code, response.http_version) == (200, "HTTP/1.1")
+    finally:
+        server.stop()

@@ -56,3 +56,10 @@ def test_tls_files_come_in_pairs(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="BERTH_TLS_KEY"):
         load_settings(environ={"BERTH_TLS_CERT": str(cert)})
     assert not load_settings(environ={}).tls
+
+
+def test_http2_can_be_turned_off() -> None:
+    assert load_settings(environ={}).http2 is True
+    assert load_settings(environ={"BERTH_HTTP2": "false"}).http2 is False
+    with pytest.raises(SettingsError, match="http2"):
+        load_settings(environ={"BERTH_HTTP2": "sometimes"})
