@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -56,6 +57,7 @@ RAW_LAYER = "application/vnd.oci.image.layer.v1.tar"
 BIG_LAYER = 48 * MIB
 PAUSE_AFTER = 24 * MIB
 """The killed PATCH stops here, after S3 has parts of it (a part is 5 MiB)."""
+_FORM_TOKEN = re.compile(r'name="token" value="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,31 @@ def test_a_token_and_an_access_key_from_one_node_work_on_every_node(cluster: Clu
             timeout=TIMEOUT,
         )
         assert response.status_code == 200, response.text
+
+
+def test_a_console_session_from_one_node_works_on_every_node(cluster: Cluster) -> None:
+    """Sign in on A's console (its sign-in form on B, even); browse on C with the cookie."""
+    with (
+        httpx.Client(base_url=cluster.nodes["b"].url, timeout=TIMEOUT) as b,
+        httpx.Client(base_url=cluster.nodes["a"].url, timeout=TIMEOUT) as a,
+    ):
+        form_token = _FORM_TOKEN.search(b.get("/ui/login").text)
+        assert form_token is not None
+        a.cookies = b.cookies
+        form = {
+            "token": form_token.group(1),
+            "method": "key",
+            "access_key_id": ROOT_ACCESS_KEY_ID,
+            "secret_access_key": ROOT_SECRET_ACCESS_KEY,
+            "next": "/ui/",
+        }
+        signed_in = a.post("/ui/login", data=form)
+        assert signed_in.status_code == 303, signed_in.text
+        cookies = a.cookies
+    with httpx.Client(base_url=cluster.nodes["c"].url, cookies=cookies, timeout=TIMEOUT) as c:
+        page = c.get("/ui/repositories")
+    assert page.status_code == 200, page.headers
+    assert "cluster/from-b" in page.text
 
 
 def test_pushes_through_a_while_b_serves_pulls(cluster: Cluster, tmp_path: Path) -> None:
