@@ -12,6 +12,7 @@ import pytest
 from berth.errors import DigestInvalidError, RangeInvalidError
 from berth.meta.base import MetaStore, Repository
 from berth.meta.sql import open_meta_store
+from berth.services import uploads as uploads_module
 from berth.services.uploads import UploadService
 from berth.storage.memory import MemoryBlobStore
 from berth.types import Digest
@@ -72,3 +73,21 @@ async def test_the_later_of_two_racing_appends_is_refused_and_the_blob_stays_tru
 
 def _digest(data: bytes) -> Digest:
     return Digest.of(data)
+
+
+async def test_a_node_keeps_no_lock_and_few_hashes_for_uploads_finished_elsewhere(
+    meta: MetaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(uploads_module, "_KEPT_HASHES", 3)
+    store = MemoryBlobStore()
+    node_a, node_b = UploadService(meta, store, _now), UploadService(meta, store, _now)
+    async with meta.transaction() as tx:
+        repository = await tx.repositories.create(Repository(0, "web", _now()))
+    for number in range(5):
+        data = f"layer {number}".encode()
+        upload = await node_a.start(repository)
+        await node_a.append(repository, upload.id, _chunks(data[:3]), start=0)
+        await node_b.append(repository, upload.id, _chunks(data[3:]), start=3)
+        await node_b.complete(repository, upload.id, _digest(data))
+    assert node_a._locks == {} and node_b._locks == {}
+    assert len(node_a._hashing) == 3
