@@ -138,6 +138,7 @@ def cluster(
     finally:
         for node in nodes.values():
             node.stop()
+        seaweedfs.client().delete_bucket(Bucket=bucket)
 
 
 def _start_at_once(nodes: list[RegistryServer]) -> None:
