@@ -77,6 +77,8 @@ class Cluster:
     database_url: str
     policy: Path
     acknowledged: list[Image] = field(default_factory=list)
+    abandoned: list[str] = field(default_factory=list)
+    """Uploads a killed node left unfinished."""
 
     @property
     def token(self) -> str:
@@ -478,6 +480,7 @@ def test_node_a_killed_mid_push_and_the_client_retries_through_c(
     assert held.error is None, repr(held.error)
     upload_id = held.location.rstrip("/").split("?")[0].rsplit("/", 1)[-1]
     _wait_for_parts(cluster, upload_id)
+    cluster.abandoned.append(upload_id)
 
     cluster.nodes["a"].kill()
     held.release.set()
@@ -512,3 +515,11 @@ def test_every_acknowledged_image_pulls_intact_from_every_node(
     last = cluster.acknowledged[-2]
     for name in cluster.nodes:
         assert _pull(cluster, name, last, tmp_path / f"skopeo-{name}") == last.digest
+
+
+def test_only_the_killed_upload_left_objects_behind(cluster: Cluster) -> None:
+    """Completed uploads removed their parts; no multipart upload was left open."""
+    s3 = cluster.s3.client()
+    assert not s3.list_multipart_uploads(Bucket=cluster.bucket).get("Uploads")
+    owners = {key.split("/")[2] for key in cluster.upload_objects()}
+    assert owners <= set(cluster.abandoned), owners - set(cluster.abandoned)
