@@ -7,10 +7,11 @@ import json
 import logging
 import os
 import secrets
+import socket
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from berth.api.aws import AwsContext
 from berth.api.ecr import ecr_app
 from berth.api.front import AwsFrontDoor
 from berth.api.iam import query_app
+from berth.api.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from berth.api.oci.context import RegistryContext
 from berth.api.oci.routes import registry_app
 from berth.auth.credentials import ChainedCredentials, Credential, StaticCredentials
@@ -38,6 +40,7 @@ from berth.meta.sql_catalog import SqlCatalogReader
 from berth.secrets import SecretBox, master_key
 from berth.services import Services, build_services, utc_now
 from berth.services.console import session_key
+from berth.services.jobs import Job, JobScheduler
 from berth.settings import Settings, SettingsError, load_settings
 from berth.storage import open_blob_store
 from berth.storage.base import BlobStore
@@ -169,6 +172,22 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"ready": True})
 
 
+async def metrics(request: Request) -> Response:
+    berth: BerthApp = request.app.state.berth
+    try:
+        async with berth.services.meta.read() as tx:
+            open_uploads: int | None = await tx.uploads.count()
+    except Exception:  # the database being down must not take the metrics with it
+        log.warning("metrics: could not count open upload sessions", exc_info=True)
+        open_uploads = None
+    return Response(berth.metrics.exposition(open_uploads), media_type=CONTENT_TYPE)
+
+
+def node_name() -> str:
+    """This process, as job runs in the audit log name it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class BerthApp:
     """The ASGI application. Resources open at lifespan start (or ``startup()`` in tests)."""
 
@@ -176,8 +195,11 @@ class BerthApp:
         self.settings = resolve_account(settings)
         self.clock = clock
         self._router: Starlette | None = None
+        self._app: MetricsMiddleware | None = None
         self._services: Services | None = None
         self._signer: TokenSigner | None = None
+        self._jobs: JobScheduler | None = None
+        self.metrics = Metrics()
 
     @property
     def services(self) -> Services:
@@ -209,6 +231,9 @@ class BerthApp:
             clock=self.clock,
             secret_box=self._box,
             root_access_key_id=root_credentials(settings).access_key_id,
+            upload_expiry=timedelta(seconds=settings.upload_expiry_seconds),
+            gc_grace=timedelta(seconds=settings.gc_grace_seconds),
+            telemetry=self.metrics,
         )
         registry = registry_app(
             RegistryContext(self._services, settings.public_url, settings.blob_redirect)
@@ -218,6 +243,7 @@ class BerthApp:
             routes=[
                 Route("/healthz", healthz, methods=["GET"]),
                 Route("/readyz", readyz, methods=["GET"]),
+                Route("/metrics", metrics, methods=["GET"]),
                 Mount("/v2", app=RegistryAuthentication(registry, self._signer, settings.account)),
                 Route("/", AwsFrontDoor(ecr_app(aws), query_app(aws)), methods=["POST"]),
                 Route("/", home, methods=["GET"]),
@@ -236,8 +262,41 @@ class BerthApp:
         )
         router.state.berth = self
         self._router = router
-        self._services.lifecycle.start(settings.lifecycle_interval_seconds)
+        self._app = MetricsMiddleware(router, self.metrics)
+        self._jobs = self._scheduler()
+        self._jobs.start()
         self._services.audit.start()
+
+    @property
+    def jobs(self) -> JobScheduler:
+        assert self._jobs is not None, "BerthApp.startup() has not run"
+        return self._jobs
+
+    def _scheduler(self) -> JobScheduler:
+        services, settings = self.services, self.settings
+
+        async def expire_uploads() -> str:
+            return (await services.upload_expiry.run()).summary()
+
+        async def expire_images() -> str:
+            return f"expired {len(await services.lifecycle.run())} image(s)"
+
+        async def collect_garbage() -> str:
+            return (await services.gc.run()).summary()
+
+        jobs = [
+            Job("upload-expiry", settings.upload_expiry_interval_seconds, expire_uploads),
+            Job("lifecycle", settings.lifecycle_interval_seconds, expire_images),
+            Job("gc", settings.gc_interval_seconds, collect_garbage),
+        ]
+        return JobScheduler(
+            services.meta,
+            jobs,
+            node=node_name(),
+            clock=self.clock,
+            audit=services.audit,
+            observe=self.metrics.job_run,
+        )
 
     def _aws_context(self) -> AwsContext:
         settings = self.settings
@@ -259,8 +318,9 @@ class BerthApp:
         )
 
     async def shutdown(self) -> None:
+        if self._jobs is not None:
+            await self._jobs.stop()
         if self._services is not None:
-            await self._services.lifecycle.stop()
             await self._services.audit.stop()
             await self._services.blobs.close()
             await self._services.meta.close()
@@ -273,8 +333,8 @@ class BerthApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        assert self._router is not None, "the lifespan has not started"
-        await self._router(scope, receive, send)
+        assert self._app is not None, "the lifespan has not started"
+        await self._app(scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

@@ -4,6 +4,7 @@ then command-line flags. A setting that cannot be understood is a start-up error
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -50,7 +51,10 @@ class Settings:
     http2: bool = True
     token_ttl_seconds: int = 12 * 3600
     upload_expiry_seconds: int = 24 * 3600
-    lifecycle_interval_seconds: int = 3600
+    upload_expiry_interval_seconds: float = 3600
+    lifecycle_interval_seconds: float = 3600
+    gc_interval_seconds: float = 3600
+    gc_grace_seconds: int = 24 * 3600
     max_manifest_bytes: int = 4 * 1024 * 1024
     workers: int = 1
     log_level: str = "info"
@@ -86,9 +90,14 @@ _INT_FIELDS = {
     "port",
     "token_ttl_seconds",
     "upload_expiry_seconds",
-    "lifecycle_interval_seconds",
+    "gc_grace_seconds",
     "max_manifest_bytes",
     "workers",
+}
+_FLOAT_FIELDS = {
+    "upload_expiry_interval_seconds",
+    "lifecycle_interval_seconds",
+    "gc_interval_seconds",
 }
 _PATH_FIELDS = {"data_dir", "storage_path", "tls_cert", "tls_key"}
 _BOOL_FIELDS = {"blob_redirect", "http2"}
@@ -101,11 +110,25 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise SettingsError(f"setting {name!r} must be an integer, not {value!r}") from None
+    if name in _FLOAT_FIELDS:
+        return _seconds(name, value)
     if name in _PATH_FIELDS:
         return Path(str(value))
     if name in _BOOL_FIELDS:
         return _boolean(name, value)
     return str(value)
+
+
+def _seconds(name: str, value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"setting {name!r} must be a number of seconds, not {value!r}"
+        ) from None
+    if not math.isfinite(seconds):
+        raise SettingsError(f"setting {name!r} must be a number of seconds, not {value!r}")
+    return seconds
 
 
 def _boolean(name: str, value: Any) -> bool:
@@ -149,8 +172,12 @@ def _validated(settings: Settings) -> Settings:
             raise SettingsError(f"BERTH_MASTER_KEY: {error}") from None
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port must be 1-65535, not {settings.port}")
-    if settings.lifecycle_interval_seconds < 0:
-        raise SettingsError("lifecycle_interval_seconds must be 0 (off) or a number of seconds")
+    for name in sorted(_FLOAT_FIELDS):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{name} must be 0 (off) or a number of seconds")
+    for name in ("upload_expiry_seconds", "gc_grace_seconds"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{name} cannot be negative")
     return settings
 
 

@@ -18,6 +18,7 @@ import pytest
 from berth.app import BerthApp, create_app
 from berth.errors import LifecyclePolicyNotFoundError
 from berth.meta.base import Repository
+from berth.services.jobs import Job, JobScheduler
 from berth.services.lifecycle import LifecyclePreview, PreviewResult
 from berth.settings import load_settings
 from berth.types import RepositoryName
@@ -356,14 +357,20 @@ async def test_the_background_loop_expires_images(
     await lifecycle.put_policy(
         await _repository(berth), json.dumps({"rules": [POLICY["rules"][2]]})
     )
-    loop = asyncio.create_task(lifecycle.run_forever(0.01))
+
+    async def expire() -> str:
+        return f"expired {len(await lifecycle.run())}"
+
+    scheduler = JobScheduler(
+        berth.services.meta, [Job("lifecycle", 0.01, expire)], node="test", clock=clock
+    )
+    scheduler.start()
     try:
         for _ in range(500):
             await asyncio.sleep(0.01)
             if (await client.head(f"/v2/{NAME}/manifests/{digest}")).status_code == 404:
                 break
         else:
-            pytest.fail("the background loop did not expire the image within 5 seconds")
+            pytest.fail("the lifecycle job did not expire the image within 5 seconds")
     finally:
-        loop.cancel()
-        await asyncio.gather(loop, return_exceptions=True)
+        await scheduler.stop()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import tracemalloc
 import urllib.request
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -61,6 +63,7 @@ async def push(store: BlobStore, upload_id: str, data: bytes) -> Digest:
     state = await store.append_upload(upload_id, state, stream([data]))
     digest = Digest.of(data)
     await store.commit_upload(upload_id, state, digest)
+    await store.abort_upload(upload_id, state)
     return digest
 
 
@@ -148,15 +151,42 @@ async def test_local_path_and_presigned_url(store: BlobStore) -> None:
     assert (url is not None) == isinstance(store, S3BlobStore)
 
 
-async def test_commit_when_blob_exists_discards_upload(store: BlobStore) -> None:
+async def test_commit_when_blob_exists_writes_nothing_and_keeps_the_upload(
+    store: BlobStore,
+) -> None:
     digest = await push(store, "first", b"same bytes")
     state = await store.start_upload("second")
     state = await store.append_upload("second", state, stream([b"same bytes"]))
     await store.commit_upload("second", state, digest)
     await store.commit_upload("second", state, digest)
     assert await read_all(store.read_blob(digest)) == b"same bytes"
-    with pytest.raises(StorageNotFoundError):
-        await read_all(store.read_upload("second", state))
+    assert [u.upload_id async for u in store.list_uploads()] == ["second"]
+    await store.abort_upload("second", state)
+    assert await read_all(store.read_blob(digest)) == b"same bytes"
+
+
+async def test_a_kept_upload_puts_a_deleted_blob_back(store: BlobStore) -> None:
+    data = pattern(6 * MIB + 7)
+    state = await store.start_upload("kept")
+    state = await store.append_upload("kept", state, stream([data]))
+    digest = Digest.of(data)
+    await store.commit_upload("kept", state, digest)
+    await store.delete_blob(digest)
+    await store.commit_upload("kept", state, digest)
+    await store.abort_upload("kept", state)
+    assert await read_all(store.read_blob(digest)) == data
+
+
+async def test_a_committed_upload_cannot_change_its_blob(store: BlobStore) -> None:
+    state = await store.start_upload("sealed")
+    state = await store.append_upload("sealed", state, stream([b"final"]))
+    digest = Digest.of(b"final")
+    await store.commit_upload("sealed", state, digest)
+    with contextlib.suppress(StorageNotFoundError):  # the filesystem refuses: it is the blob
+        await store.append_upload("sealed", state, stream([b" and more"]))
+    assert await read_all(store.read_blob(digest)) == b"final"
+    await store.abort_upload("sealed", state)
+    assert await read_all(store.read_blob(digest)) == b"final"
 
 
 async def test_commit_of_missing_upload_is_not_found(store: BlobStore) -> None:
@@ -190,6 +220,36 @@ async def test_list_and_delete_blobs(store: BlobStore) -> None:
     await store.delete_blob(digests[0])
     assert await store.blob_size(digests[0]) is None
     assert {d async for d in store.list_blobs()} == set(digests[1:])
+
+
+async def test_list_uploads_names_each_held_upload_with_its_last_write(store: BlobStore) -> None:
+    assert [u async for u in store.list_uploads()] == []
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    states = {name: await store.start_upload(name) for name in ("b-second", "a-first", "c-gone")}
+    states["a-first"] = await store.append_upload(
+        "a-first", states["a-first"], stream([pattern(6 * MIB), b"tail"])
+    )
+    await store.abort_upload("c-gone", UploadState())
+    after = datetime.now(UTC) + timedelta(seconds=2)
+    listed = [u async for u in store.list_uploads()]
+    assert [u.upload_id for u in listed] == ["a-first", "b-second"]
+    assert all(before <= u.modified <= after for u in listed)
+    await store.commit_upload("a-first", states["a-first"], Digest.of(pattern(6 * MIB) + b"tail"))
+    await store.abort_upload("a-first", UploadState())
+    assert [u.upload_id async for u in store.list_uploads()] == ["b-second"]
+
+
+async def test_abort_needs_no_state(store: BlobStore) -> None:
+    state = await store.start_upload("stateless")
+    await store.append_upload("stateless", state, stream([pattern(6 * MIB), b"more"]))
+    await store.abort_upload("stateless", UploadState())
+    assert [u async for u in store.list_uploads()] == []
+
+
+async def test_purge_incomplete_leaves_committed_blobs(store: BlobStore) -> None:
+    digest = await push(store, "kept", pattern(11 * MIB))
+    assert await store.purge_incomplete(datetime.now(UTC) + timedelta(hours=1)) == 0
+    assert await store.blob_size(digest) == 11 * MIB
 
 
 async def test_uploads_are_not_blobs(store: BlobStore) -> None:
@@ -373,6 +433,7 @@ async def test_s3_chunked_upload_continues_on_another_node(
         assert hasher.hexdigest() == hashlib.sha256(data).hexdigest()
         assert await read_all(node_b.read_upload("hop", as_persisted(state))) == data
         await node_b.commit_upload("hop", as_persisted(state), Digest.of(data))
+        await node_b.abort_upload("hop", as_persisted(state))
         assert await read_all(node_a.read_blob(Digest.of(data))) == data
     assert multipart_uploads(seaweedfs, s3_bucket) == []
     assert upload_objects(seaweedfs, s3_bucket) == []
@@ -407,6 +468,7 @@ async def test_s3_commit_of_many_parts_leaves_no_multipart_upload(
     await s3_store.commit_upload("parts", state, Digest.of(data))
     assert await read_all(s3_store.read_blob(Digest.of(data))) == data
     assert multipart_uploads(seaweedfs, s3_bucket) == []
+    await s3_store.abort_upload("parts", state)
     assert upload_objects(seaweedfs, s3_bucket) == []
 
 
@@ -465,6 +527,21 @@ async def test_s3_failed_commit_leaves_no_multipart_upload(
         await s3_store.commit_upload("broken", state, Digest.of(data))
     assert multipart_uploads(seaweedfs, s3_bucket) == []
     assert await s3_store.blob_size(Digest.of(data)) is None
+
+
+async def test_s3_purges_a_multipart_upload_a_dead_commit_left(
+    seaweedfs: SeaweedFS, s3_bucket: str, s3_store: S3BlobStore
+) -> None:
+    client = seaweedfs.client()
+    key = blob_key(Digest.of(b"never finished"))
+    client.create_multipart_upload(Bucket=s3_bucket, Key=key)
+    client.create_multipart_upload(Bucket=s3_bucket, Key=upload_key("not-a-blob"))
+    assert await s3_store.purge_incomplete(datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert sorted(multipart_uploads(seaweedfs, s3_bucket)) == sorted(
+        [key, upload_key("not-a-blob")]
+    )
+    assert await s3_store.purge_incomplete(datetime.now(UTC) + timedelta(minutes=1)) == 1
+    assert multipart_uploads(seaweedfs, s3_bucket) == [upload_key("not-a-blob")]
 
 
 async def test_s3_cancelled_append_counts_nothing(s3_store: S3BlobStore) -> None:

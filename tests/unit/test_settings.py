@@ -63,3 +63,36 @@ def test_http2_can_be_turned_off() -> None:
     assert load_settings(environ={"BERTH_HTTP2": "false"}).http2 is False
     with pytest.raises(SettingsError, match="http2"):
         load_settings(environ={"BERTH_HTTP2": "sometimes"})
+
+
+def test_background_job_settings() -> None:
+    defaults = load_settings(environ={})
+    assert (defaults.gc_interval_seconds, defaults.gc_grace_seconds) == (3600, 86400)
+    assert (defaults.upload_expiry_interval_seconds, defaults.lifecycle_interval_seconds) == (
+        3600,
+        3600,
+    )
+    tuned = load_settings(
+        environ={
+            "BERTH_GC_INTERVAL_SECONDS": "0.5",
+            "BERTH_GC_GRACE_SECONDS": "60",
+            "BERTH_UPLOAD_EXPIRY_INTERVAL_SECONDS": "0",
+        }
+    )
+    assert (tuned.gc_interval_seconds, tuned.gc_grace_seconds) == (0.5, 60)
+    assert tuned.upload_expiry_interval_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"BERTH_GC_INTERVAL_SECONDS": "-1"}, "gc_interval_seconds must be 0"),
+        ({"BERTH_GC_INTERVAL_SECONDS": "soon"}, "must be a number of seconds"),
+        ({"BERTH_LIFECYCLE_INTERVAL_SECONDS": "nan"}, "must be a number of seconds"),
+        ({"BERTH_GC_GRACE_SECONDS": "-5"}, "gc_grace_seconds cannot be negative"),
+        ({"BERTH_GC_GRACE_SECONDS": "1.5"}, "must be an integer"),
+    ],
+)
+def test_bad_job_settings_are_start_up_errors(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)

@@ -16,7 +16,13 @@ from rich.table import Table
 from berth.cli.aws import EXIT_USAGE, fail, stderr
 from berth.cli.backup import BackupError, backup, restore_blobs, restore_files
 from berth.cli.local import load, open_services
-from berth.cli.maintenance import GcReport, LifecycleOutcome, collect_garbage, run_lifecycle
+from berth.cli.maintenance import (
+    GcBusyError,
+    GcReport,
+    LifecycleOutcome,
+    collect_garbage,
+    run_lifecycle,
+)
 
 __all__ = ["admin_app", "gc", "lifecycle_app"]
 
@@ -52,25 +58,30 @@ def _size(count: int) -> str:
 def gc(
     data_dir: DataDirOption,
     grace_hours: Annotated[
-        float, typer.Option(help="Keep unreferenced blobs younger than this.")
-    ] = 24.0,
+        float | None,
+        typer.Option(help="Keep unreferenced blobs younger than this (default: gc_grace_seconds)."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, remove nothing.")] = False,
     config: ConfigOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Remove blobs no manifest references (after a grace period), from a data directory."""
-    if grace_hours < 0:
+    """Remove blobs no manifest references (after a grace period), as the servers' GC job does."""
+    if grace_hours is not None and grace_hours < 0:
         fail("error: --grace-hours cannot be negative", EXIT_USAGE)
     settings = load(config, data_dir)
+    grace = timedelta(
+        seconds=settings.gc_grace_seconds if grace_hours is None else grace_hours * 3600
+    )
 
     async def run() -> GcReport:
         async with open_services(settings) as services:
             with _progress(quiet) as progress:
-                return await collect_garbage(
-                    services, timedelta(hours=grace_hours), dry_run, progress
-                )
+                return await collect_garbage(services, grace, dry_run, progress)
 
-    report = asyncio.run(run())
+    try:
+        report = asyncio.run(run())
+    except GcBusyError as error:
+        fail(f"error: {error}", 1)
     _print_gc(report, dry_run)
 
 
@@ -80,14 +91,15 @@ def _print_gc(report: GcReport, dry_run: bool) -> None:
     table.add_column("count", justify="right")
     verb = "would remove" if dry_run else "removed"
     rows = [
-        ("repositories", str(report.repositories)),
-        ("manifests", str(report.manifests)),
-        ("blobs scanned", str(report.scanned)),
-        ("referenced", str(report.referenced)),
-        ("kept (grace period)", str(report.too_young)),
-        ("kept (age unknown)", str(report.unknown_age)),
+        (
+            "stale links dropped" if not dry_run else "stale links to drop",
+            str(report.links_dropped),
+        ),
+        ("unrecorded blobs recorded", str(report.adopted)),
         (verb, f"{len(report.removed)} ({_size(report.removed_bytes)})"),
     ]
+    if report.failed:
+        rows.append(("failed (kept for the next run)", str(report.failed)))
     for row in rows:
         table.add_row(*row)
     out.print(table)

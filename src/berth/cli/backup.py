@@ -221,3 +221,4 @@ async def _restore_blob(
         await services.blobs.abort_upload(upload_id, state)
         raise BackupError(f"{member.name} does not match its digest: the archive is damaged")
     await services.blobs.commit_upload(upload_id, state, digest)
+    await services.blobs.abort_upload(upload_id, state)

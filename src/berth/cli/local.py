@@ -1,8 +1,8 @@
 """Admin commands work on a data directory in-process, through ``create_app``'s wiring.
 
-They open the same services the server uses (metadata store, blob store, lifecycle), with the
-background lifecycle timer off. Run them against a stopped server's data directory (a live SQLite
-database works, but garbage collection while pushes go on can race them).
+They open the same services the server uses (metadata store, blob store, lifecycle, garbage
+collection), with the background jobs off. ``berth gc`` takes the same cluster-wide lock as the
+servers' GC job, so it can run while servers run and pushes go on.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ _SQLITE_PREFIXES = ("sqlite+aiosqlite:///", "sqlite:///")
 def load(config: Path | None, data_dir: Path | None, must_exist: bool = True) -> Settings:
     """Settings for ``data_dir`` (a clear error, exit 253, if they are wrong or it is missing)."""
     try:
-        settings = load_settings(config, None, data_dir=data_dir, lifecycle_interval_seconds=0)
+        settings = load_settings(
+            config,
+            None,
+            data_dir=data_dir,
+            lifecycle_interval_seconds=0,
+            gc_interval_seconds=0,
+            upload_expiry_interval_seconds=0,
+        )
     except SettingsError as error:
         fail(f"error: {error}", EXIT_CONFIG)
     if must_exist and not _has_data(settings):

@@ -134,22 +134,62 @@ class RepositoryStore(Protocol):
 
 
 class BlobIndex(Protocol):
+    """Blob rows and repository links. Garbage collection and pushes meet here: the methods that
+    hold a row (``put``, ``pin``, ``pin_linked``) keep it until the transaction ends, and the
+    collector's ``drop_stale_link`` and ``claim_unreferenced`` lock before they re-check, so a
+    push that commits first keeps its blob, and one that commits after sees it gone."""
+
     async def get(self, digest: str) -> Blob | None: ...
 
     async def put(self, digest: str, size: int, at: datetime) -> Blob:
-        """Record a committed blob; recording one already known is not an error."""
+        """Record a committed blob and hold its row (shared) until the transaction ends.
 
-    async def link(self, repository_id: int, digest: str) -> None:
-        """Make the blob readable through the repository (idempotent)."""
+        Recording one already known is not an error. If the collector deletes the row
+        meanwhile, it is recorded again (the caller then checks the bytes are still stored).
+        """
+
+    async def pin(self, digest: str) -> Blob | None:
+        """The blob, its row held (shared) until the transaction ends; None if there is none."""
+
+    async def link(self, repository_id: int, digest: str, at: datetime | None = None) -> None:
+        """Make the blob readable through the repository, linked ``at`` (default: now).
+
+        Linking again is not an error and makes the link young again.
+        """
 
     async def get_linked(self, repository_id: int, digest: str) -> Blob | None:
         """The blob if it exists and is linked to the repository."""
 
+    async def pin_linked(self, repository_id: int, digest: str) -> Blob | None:
+        """Like ``get_linked``, with the link held (shared) until the transaction ends."""
+
     async def unlink(self, repository_id: int, digest: str) -> bool:
         """Remove the link; True if there was one."""
 
+    async def stale_links(
+        self, linked_before: datetime, limit: int, after: tuple[int, str] | None = None
+    ) -> builtins.list[tuple[int, str]]:
+        """Links made before ``linked_before`` that no manifest in their repository references,
+        as ``(repository id, digest)`` in that order, strictly after ``after`` (for GC)."""
+
+    async def drop_stale_link(
+        self, repository_id: int, digest: str, linked_before: datetime
+    ) -> bool:
+        """Drop the link if it is still stale: locked first, its references checked after."""
+
     async def unreferenced(self, created_before: datetime, limit: int) -> builtins.list[Blob]:
         """Blobs linked to no repository and referenced by no manifest (for GC)."""
+
+    async def claim_unreferenced(self, digest: str, created_before: datetime) -> Blob | None:
+        """Lock the blob's row (exclusively) if it is still linked nowhere, referenced by no
+        manifest and created before ``created_before``; None (and no lock) otherwise.
+
+        The collector then deletes the bytes and the row in the same transaction, so a push
+        waiting on the row finds it gone and knows the bytes went with it.
+        """
+
+    async def missing(self, digests: Sequence[str]) -> set[str]:
+        """Those of ``digests`` that have no row."""
 
     async def delete(self, digest: str) -> None: ...
 
@@ -221,6 +261,14 @@ class UploadStore(Protocol):
 
     async def expired(self, updated_before: datetime, limit: int) -> builtins.list[Upload]: ...
 
+    async def delete_if_idle(self, upload_id: str, updated_before: datetime) -> bool:
+        """Delete the session unless it was used since ``updated_before``; True if deleted."""
+
+    async def count(self) -> int: ...
+
+    async def existing(self, upload_ids: Sequence[str]) -> set[str]:
+        """Those of ``upload_ids`` that have a session row."""
+
 
 class SettingStore(Protocol):
     """Registry-wide named values (JSON-able): keys, registry policy, account settings."""
@@ -286,6 +334,16 @@ class MetaStore(Protocol):
 
     def read(self) -> AbstractAsyncContextManager[Transaction]:
         """Read-only view (writes inside are an error or ignored)."""
+
+    def exclusive(
+        self, name: str, *, lease_seconds: float = 60.0
+    ) -> AbstractAsyncContextManager[bool]:
+        """Try to take the cluster-wide lock ``name`` for the block, without waiting.
+
+        Yields True when taken (held until the block ends), False when another process holds
+        it. A holder that dies loses the lock: at once on PostgreSQL (the session ends), after
+        ``lease_seconds`` on SQLite (the lease is renewed while the block runs).
+        """
 
     async def check(self) -> None:
         """Raise if the database cannot be reached (readiness)."""

@@ -44,6 +44,7 @@ __all__ = [
     "iam_roles",
     "iam_sessions",
     "iam_users",
+    "leases",
     "manifest_references",
     "manifests",
     "metadata",
@@ -138,9 +139,11 @@ repository_blobs = Table(
     metadata,
     Column("repository_id", Integer, nullable=False),
     Column("digest", String(DIGEST), nullable=False),
+    Column("linked_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("repository_id", "digest"),
     ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
     Index("ix_repository_blobs_digest", "digest"),
+    Index("ix_repository_blobs_linked_at", "linked_at"),
 )
 
 manifests = Table(
@@ -212,6 +215,14 @@ settings = Table(
     metadata,
     Column("key", String(255), primary_key=True),
     Column("value", JsonText, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
 )
 
 # -- IAM and STS ----------------------------------------------------------------------------------

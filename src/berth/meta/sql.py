@@ -35,6 +35,7 @@ from berth.meta.sql_audit import SqlAuditStore
 from berth.meta.sql_blobs import SqlBlobIndex
 from berth.meta.sql_common import InsertFactory
 from berth.meta.sql_identities import SqlIdentityStore
+from berth.meta.sql_locks import advisory_lock, lease_lock
 from berth.meta.sql_manifests import SqlManifestStore
 from berth.meta.sql_repositories import SqlRepositoryStore
 from berth.meta.sql_tags import SqlTagStore
@@ -137,6 +138,18 @@ class SqlMetaStore:
                 yield SqlTransaction.bind(conn, self._insert, self._registry_id)
             finally:
                 await conn.rollback()
+
+    def exclusive(
+        self, name: str, *, lease_seconds: float = 60.0
+    ) -> AbstractAsyncContextManager[bool]:
+        if self._sqlite:
+            return lease_lock(self._write_connection, name, lease_seconds)
+        return advisory_lock(self._engine, name)
+
+    @asynccontextmanager
+    async def _write_connection(self) -> AsyncIterator[AsyncConnection]:
+        async with self._serialised(), self._writer.begin() as conn:
+            yield conn
 
     async def check(self) -> None:
         async with self._reader.connect() as conn:

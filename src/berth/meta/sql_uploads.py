@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth.meta.base import Upload
@@ -16,6 +17,7 @@ __all__ = ["SqlSettingStore", "SqlUploadStore"]
 
 _u = uploads
 _s = settings
+_IN_BATCH = 500
 
 
 def _upload(row: AnyRow) -> Upload:
@@ -81,6 +83,20 @@ class SqlUploadStore:
             .limit(limit)
         )
         return [_upload(row) for row in await self._conn.execute(query)]
+
+    async def delete_if_idle(self, upload_id: str, updated_before: datetime) -> bool:
+        statement = _u.delete().where(_u.c.id == upload_id, _u.c.updated_at < updated_before)
+        return (await self._conn.execute(statement)).rowcount > 0
+
+    async def count(self) -> int:
+        return int((await self._conn.execute(select(func.count()).select_from(_u))).scalar_one())
+
+    async def existing(self, upload_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(upload_ids), _IN_BATCH):
+            batch = list(upload_ids[start : start + _IN_BATCH])
+            found.update(await self._conn.scalars(select(_u.c.id).where(_u.c.id.in_(batch))))
+        return found
 
 
 class SqlSettingStore:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from berth.meta.base import MetaStore
 from berth.secrets import KEY_BYTES, SecretBox
@@ -13,12 +13,15 @@ from berth.services.access import AccessService
 from berth.services.audit import AuditLog
 from berth.services.downloads import DownloadService
 from berth.services.ecr_images import EcrImageService
+from berth.services.gc import GarbageCollector
 from berth.services.identities import IdentityService
 from berth.services.images import ImageService
 from berth.services.lifecycle import LifecycleService
 from berth.services.registry import RegistryService
 from berth.services.repositories import RepositoryService
+from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.services.templates import TemplateService
+from berth.services.upload_expiry import UploadExpiry
 from berth.services.uploads import UploadService
 from berth.storage.base import BlobStore
 
@@ -44,6 +47,8 @@ class Services:
     downloads: DownloadService
     identities: IdentityService
     audit: AuditLog
+    gc: GarbageCollector
+    upload_expiry: UploadExpiry
 
 
 def build_services(
@@ -56,9 +61,13 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     secret_box: SecretBox | None = None,
     root_access_key_id: str = "",
+    upload_expiry: timedelta = timedelta(days=1),
+    gc_grace: timedelta = timedelta(days=1),
+    telemetry: Telemetry | None = None,
 ) -> Services:
     """``secret_box`` seals IAM secrets; without one a key for this process only is made (tests)."""
     box = secret_box or SecretBox(os.urandom(KEY_BYTES))
+    telemetry = telemetry or NoTelemetry()
     images = ImageService(meta, clock, max_manifest_bytes)
     audit = AuditLog(meta, clock)
     identities = IdentityService(
@@ -67,9 +76,11 @@ def build_services(
     return Services(
         meta=meta,
         blobs=blobs,
-        access=AccessService(account, region, meta, clock, resolver=identities, audit=audit),
+        access=AccessService(
+            account, region, meta, clock, resolver=identities, audit=audit, telemetry=telemetry
+        ),
         repositories=RepositoryService(meta, clock),
-        uploads=UploadService(meta, blobs, clock),
+        uploads=UploadService(meta, blobs, clock, telemetry),
         images=images,
         lifecycle=LifecycleService(meta, clock, account),
         ecr_images=EcrImageService(meta, images, clock, account),
@@ -78,4 +89,6 @@ def build_services(
         downloads=DownloadService(meta, clock),
         identities=identities,
         audit=audit,
+        gc=GarbageCollector(meta, blobs, clock, gc_grace),
+        upload_expiry=UploadExpiry(meta, blobs, clock, upload_expiry, telemetry),
     )

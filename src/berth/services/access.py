@@ -20,6 +20,7 @@ from berth.iam import AuthorizationRequest, Decision, NamedPolicy, Policy, Polic
 from berth.iam import parse_policy as parse
 from berth.meta.base import MetaStore
 from berth.services.audit import AuditLog, is_write
+from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.types import Principal
 
 __all__ = ["AccessService", "Origin", "PolicyResolver", "PolicyView", "RequestContext"]
@@ -90,8 +91,10 @@ class AccessService:
         *,
         resolver: PolicyResolver | None = None,
         audit: AuditLog | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.account = account
+        self.telemetry = telemetry or NoTelemetry()
         self.region = region
         self.meta = meta
         self.clock = clock
@@ -127,6 +130,7 @@ class AccessService:
                 resource_policy=resource_policy,
             )
         except UnauthorizedError as error:
+            self.telemetry.authorization("invalid-credentials")
             self._record(
                 principal,
                 action,
@@ -136,6 +140,7 @@ class AccessService:
                 message=error.message,
             )
             raise
+        self.telemetry.authorization(decision.outcome.value)
         if not decision.allowed or is_write(action):
             message = "" if decision.allowed else decision.message
             self._record(
@@ -156,6 +161,7 @@ class AccessService:
         context: RequestContext | None = None,
     ) -> bool:
         decision = await self.decide(principal, action, resource, context=context)
+        self.telemetry.authorization(decision.outcome.value)
         return decision.allowed
 
     async def decide(

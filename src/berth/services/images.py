@@ -146,7 +146,7 @@ class ImageService:
         self, tx: Transaction, repository: Repository, parsed: ParsedManifest
     ) -> None:
         for descriptor in parsed.blobs:
-            if await tx.blobs.get_linked(repository.id, str(descriptor.digest)) is None:
+            if await tx.blobs.pin_linked(repository.id, str(descriptor.digest)) is None:
                 raise ManifestBlobUnknownError(
                     f"blob unknown to registry: {descriptor.digest}",
                     detail={"digest": str(descriptor.digest)},

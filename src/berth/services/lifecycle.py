@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -118,7 +117,6 @@ class LifecycleService:
         self.meta = meta
         self.clock = clock
         self.registry_id = registry_id
-        self._task: asyncio.Task[None] | None = None
 
     # -- the policy -----------------------------------------------------------------------------
 
@@ -197,28 +195,6 @@ class LifecycleService:
             except Exception:
                 log.exception("lifecycle: expiring images in %s failed", candidate.name)
         return expired
-
-    async def run_forever(self, interval_seconds: float) -> None:
-        """Run the job every ``interval_seconds`` (first after one interval); 0 means never."""
-        if interval_seconds <= 0:
-            return
-        while True:
-            await asyncio.sleep(interval_seconds)
-            try:
-                await self.run()
-            except Exception:
-                log.exception("lifecycle: the expiry job failed")
-
-    def start(self, interval_seconds: float) -> None:
-        """Start ``run_forever`` in the background (the app's lifespan calls this)."""
-        if self._task is None and interval_seconds > 0:
-            self._task = asyncio.create_task(self.run_forever(interval_seconds))
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from berth.errors import (
 )
 from berth.meta.base import Blob, MetaStore, Repository, Upload
 from berth.services.registry import blob_mounting_enabled
+from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.storage.base import BlobStore, UploadState
 from berth.types import Digest
 
@@ -52,10 +53,17 @@ class _Exclusive:
 
 
 class UploadService:
-    def __init__(self, meta: MetaStore, store: BlobStore, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        store: BlobStore,
+        clock: Callable[[], datetime],
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.meta = meta
         self.store = store
         self.clock = clock
+        self.telemetry = telemetry or NoTelemetry()
         self._hashing: dict[str, _Hashing] = {}
         self._locks: dict[str, _Exclusive] = {}
 
@@ -67,6 +75,7 @@ class UploadService:
         async with self.meta.transaction() as tx:
             await tx.uploads.create(upload)
         self._keep_hash(upload_id, _Hashing(0, hashlib.new(_DEFAULT_ALGORITHM)))
+        self.telemetry.upload_started()
         return upload
 
     async def get(self, repository: Repository, upload_id: str) -> Upload:
@@ -138,15 +147,20 @@ class UploadService:
         async with self._lock(upload_id):
             upload = await self.get(repository, upload_id)
             await self._discard(upload)
+        self.telemetry.upload_finished("cancelled")
 
     async def mount(self, target: Repository, source: Repository, digest: Digest) -> Blob | None:
-        """Link a blob readable in ``source`` into ``target``; None if ``source`` lacks it."""
+        """Link a blob readable in ``source`` into ``target``; None if ``source`` lacks it.
+
+        The source's link is held while the target's is made, so garbage collection can neither
+        drop it nor delete the blob in between.
+        """
         async with self.meta.transaction() as tx:
             if not await blob_mounting_enabled(tx):
                 return None
-            blob = await tx.blobs.get_linked(source.id, str(digest))
+            blob = await tx.blobs.pin_linked(source.id, str(digest))
             if blob is not None:
-                await tx.blobs.link(target.id, str(digest))
+                await tx.blobs.link(target.id, str(digest), self.clock())
             return blob
 
     async def blob(self, repository: Repository, digest: Digest) -> Blob:
@@ -232,19 +246,35 @@ class UploadService:
         actual = await self._digest_of(upload, digest.algorithm)
         if actual != str(digest):
             await self._discard(upload)
+            self.telemetry.upload_finished("rejected")
             raise DigestInvalidError(
                 f"digest mismatch: the content's digest is {actual}, not {digest}",
                 detail={"expected": str(digest), "actual": actual},
             )
         with anyio.CancelScope(shield=True):
-            await self.store.commit_upload(
-                upload.id, UploadState(upload.size, upload.backend), digest
-            )
-            async with self.meta.transaction() as tx:
-                blob = await tx.blobs.put(str(digest), upload.size, self.clock())
-                await tx.blobs.link(repository.id, str(digest))
-                await tx.uploads.delete(upload.id)
+            blob = await self._record(repository, upload, digest)
         self._forget(upload.id)
+        self.telemetry.upload_finished("completed")
+        return blob
+
+    async def _record(self, repository: Repository, upload: Upload, digest: Digest) -> Blob:
+        """Put the bytes in place, then record and link the blob with its row held.
+
+        The bytes are checked again while the row is held: garbage collection deletes bytes
+        only while it holds the row, so bytes seen then stay until the link protects them, and
+        bytes it took in between are put back from the upload, which the store keeps until the
+        upload is aborted.
+        """
+        state = UploadState(upload.size, upload.backend)
+        if await self.store.blob_size(digest) is None:
+            await self.store.commit_upload(upload.id, state, digest)
+        async with self.meta.transaction() as tx:
+            blob = await tx.blobs.put(str(digest), upload.size, self.clock())
+            if await self.store.blob_size(digest) is None:
+                await self.store.commit_upload(upload.id, state, digest)
+            await tx.blobs.link(repository.id, str(digest), self.clock())
+            await tx.uploads.delete(upload.id)
+        await self.store.abort_upload(upload.id, state)
         return blob
 
     async def _discard(self, upload: Upload) -> None:

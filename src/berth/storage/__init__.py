@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from berth.storage.base import BlobStore, ChunkObserver, UploadState
+from berth.storage.base import BlobStore, ChunkObserver, StoredUpload, UploadState
 from berth.storage.filesystem import FilesystemBlobStore
 from berth.storage.memory import MemoryBlobStore
 from berth.storage.s3 import S3BlobStore
@@ -23,6 +23,7 @@ __all__ = [
     "FilesystemBlobStore",
     "MemoryBlobStore",
     "S3BlobStore",
+    "StoredUpload",
     "UploadState",
     "open_blob_store",
 ]

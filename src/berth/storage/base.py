@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from berth.types import Digest
 
-__all__ = ["BlobStore", "ChunkObserver", "UploadState"]
+__all__ = ["BlobStore", "ChunkObserver", "StoredUpload", "UploadState"]
 
 ChunkObserver = Callable[[bytes], None]
 """Called with each chunk, in a worker thread, as it is written (the service hashes with it)."""
@@ -27,6 +28,14 @@ class UploadState:
 
     size: int = 0
     backend: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """An upload the store holds, and when its bytes were last written (to find orphans)."""
+
+    upload_id: str
+    modified: datetime
 
 
 @runtime_checkable
@@ -83,15 +92,28 @@ class BlobStore(Protocol):
         """Stream back what an upload holds so far (to re-hash it on another node)."""
 
     async def commit_upload(self, upload_id: str, state: UploadState, digest: Digest) -> None:
-        """Move a verified upload's first ``state.size`` bytes into place as ``digest``.
+        """Put a verified upload's first ``state.size`` bytes in place as ``digest``.
 
-        Atomic: a blob key never holds a partial blob. If the blob is already stored, the
-        upload is just discarded (so a retried commit succeeds). StorageNotFoundError if neither
-        the blob nor the upload is stored.
+        Atomic: a blob key never holds a partial blob. If the blob is already stored, nothing
+        is written (so a retried commit succeeds). The upload is kept, but no longer takes
+        appends, until ``abort_upload``: the caller can place the blob again from it if the
+        bytes are deleted before the blob is recorded. StorageNotFoundError if neither the blob
+        nor the upload is stored.
         """
 
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
-        """Discard an upload's bytes; discarding a missing one is not an error."""
+        """Discard an upload's bytes; discarding a missing one is not an error.
+
+        Discarding needs no ``state``: ``UploadState()`` discards whatever the upload holds.
+        """
+
+    def list_uploads(self) -> AsyncIterator[StoredUpload]:
+        """Every upload the store holds, in id order (upload expiry finds orphans with it)."""
+
+    async def purge_incomplete(self, started_before: datetime) -> int:
+        """Discard the driver's own unfinished writes begun before ``started_before`` (S3: the
+        multipart upload a commit opens at a blob key, left by a node that died mid-commit);
+        return how many. Drivers whose writes cannot be left half-done return 0."""
 
     async def close(self) -> None:
         """Release connections (the app calls it at shutdown)."""

@@ -1,7 +1,8 @@
 """Blobs in a local folder, laid out as an OCI image layout (``blobs/sha256/ab/abcd...``).
 
-Uploads are written under ``uploads/<id>/data`` and moved into place with one ``os.replace``
-once verified, so a blob path only ever holds a complete, fsync'd file. Every file operation runs
+Uploads are written under ``uploads/<id>/data``; once verified, the file is sealed (renamed, so no
+append reaches it again) and hard-linked at the blob's path, so a blob path only ever holds a
+complete, fsync'd file. The upload keeps its link until it is aborted. Every file operation runs
 in a worker thread, in pieces of about 1 MiB.
 """
 
@@ -12,6 +13,7 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
@@ -19,7 +21,7 @@ import anyio
 from anyio import to_thread
 
 from berth.errors import StorageError, StorageNotFoundError
-from berth.storage.base import ChunkObserver, UploadState
+from berth.storage.base import ChunkObserver, StoredUpload, UploadState
 from berth.storage.layout import blob_key, digest_from_key, upload_key
 from berth.types import Digest
 
@@ -29,6 +31,8 @@ PIECE_SIZE = 1 << 20
 """Bytes gathered before one write, and read per piece."""
 
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_SEALED = "sealed"
+"""An upload's data once committed: a hard link of the blob, kept until the upload is aborted."""
 _MANY_PIECES = 64
 """Above this many buffered pieces, one joined write beats a long iovec."""
 
@@ -114,6 +118,18 @@ class FilesystemBlobStore:
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         await _in_thread(_remove_tree, self._upload_path(upload_id).parent)
 
+    async def list_uploads(self) -> AsyncIterator[StoredUpload]:
+        uploads = self.root / "uploads"
+        for name in await _in_thread(_sorted_names, uploads):
+            if not _UPLOAD_ID.fullmatch(name):
+                continue
+            modified = await _in_thread(_last_modified, uploads / name)
+            if modified is not None:
+                yield StoredUpload(name, modified)
+
+    async def purge_incomplete(self, started_before: datetime) -> int:
+        return 0
+
     async def close(self) -> None:
         return None
 
@@ -157,6 +173,16 @@ def _sorted_names(directory: Path) -> list[str]:
         return sorted(entry.name for entry in os.scandir(directory))
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def _last_modified(folder: Path) -> datetime | None:
+    """The newest modification time of a folder and the files in it; None if it is gone."""
+    try:
+        times = [folder.stat().st_mtime]
+        times += [entry.stat().st_mtime for entry in os.scandir(folder)]
+    except FileNotFoundError:
+        return None
+    return datetime.fromtimestamp(max(times), UTC)
 
 
 async def _read_range(
@@ -243,22 +269,35 @@ def _write_pieces(fd: int, pieces: list[bytes], observe: ChunkObserver | None, s
 
 
 def _commit(upload: Path, blob: Path, size: int) -> None:
+    """Hard-link the sealed upload at the blob's path; the upload stays until it is aborted."""
     if blob.exists():
-        _remove_tree(upload.parent)
         return
+    sealed = _seal(upload, size)
+    _make_dirs(blob.parent)
+    try:
+        os.link(sealed, blob)
+    except FileExistsError:
+        return
+    _fsync_dir(blob.parent)
+
+
+def _seal(upload: Path, size: int) -> Path:
+    """Cut the upload to ``size``, fsync it and rename it so no append can reach it again."""
+    sealed = upload.with_name(_SEALED)
     try:
         fd = os.open(upload, os.O_WRONLY)
     except FileNotFoundError:
+        if sealed.exists():
+            return sealed
         raise StorageNotFoundError(f"upload {upload.parent.name!r} is not stored") from None
     try:
         _truncate_to(fd, size, upload)
         os.fsync(fd)
     finally:
         os.close(fd)
-    _make_dirs(blob.parent)
-    os.replace(upload, blob)
-    _fsync_dir(blob.parent)
-    _remove_tree(upload.parent)
+    os.replace(upload, sealed)
+    _fsync_dir(upload.parent)
+    return sealed
 
 
 def _remove_tree(path: Path) -> None:

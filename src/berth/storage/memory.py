@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from berth.errors import StorageError, StorageNotFoundError
-from berth.storage.base import ChunkObserver, UploadState
+from berth.storage.base import ChunkObserver, StoredUpload, UploadState
 from berth.types import Digest
 
 __all__ = ["MemoryBlobStore"]
@@ -22,6 +23,7 @@ class MemoryBlobStore:
     def __init__(self) -> None:
         self._blobs: dict[Digest, bytes] = {}
         self._uploads: dict[str, bytearray] = {}
+        self._modified: dict[str, datetime] = {}
 
     # -- blobs ----------------------------------------------------------------------------------
 
@@ -54,6 +56,7 @@ class MemoryBlobStore:
         if upload_id in self._uploads:
             raise StorageError(f"upload {upload_id!r} already exists")
         self._uploads[upload_id] = bytearray()
+        self._modified[upload_id] = datetime.now(UTC)
         return UploadState()
 
     async def append_upload(
@@ -68,6 +71,7 @@ class MemoryBlobStore:
             if observe is not None and chunk:
                 observe(chunk)
             data += chunk
+        self._modified[upload_id] = datetime.now(UTC)
         return UploadState(size=len(data), backend=state.backend)
 
     def read_upload(self, upload_id: str, state: UploadState) -> AsyncIterator[bytes]:
@@ -78,11 +82,17 @@ class MemoryBlobStore:
         _check_upload_id(upload_id)
         if digest not in self._blobs:
             self._blobs[digest] = bytes(self._upload_at(upload_id, state.size))
-        self._uploads.pop(upload_id, None)
 
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         _check_upload_id(upload_id)
-        self._uploads.pop(upload_id, None)
+        self._forget(upload_id)
+
+    async def list_uploads(self) -> AsyncIterator[StoredUpload]:
+        for upload_id in sorted(self._uploads):
+            yield StoredUpload(upload_id, self._modified[upload_id])
+
+    async def purge_incomplete(self, started_before: datetime) -> int:
+        return 0
 
     async def close(self) -> None:
         return None
@@ -91,6 +101,10 @@ class MemoryBlobStore:
         return None
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _forget(self, upload_id: str) -> None:
+        self._uploads.pop(upload_id, None)
+        self._modified.pop(upload_id, None)
 
     async def _read(self, digest: Digest, start: int, end: int | None) -> AsyncIterator[bytes]:
         if start < 0 or (end is not None and end < 0):

@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
-from contextlib import AsyncExitStack, contextmanager, suppress
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 from anyio import to_thread
-from botocore.exceptions import BotoCoreError, ClientError
 
 from berth.errors import StorageError, StorageNotFoundError
-from berth.storage.base import ChunkObserver, UploadState
+from berth.storage.base import ChunkObserver, StoredUpload, UploadState
 from berth.storage.layout import blob_key, digest_from_key, upload_key
+from berth.storage.s3_errors import RangeNotSatisfiableError, UploadExistsError, translated
 from berth.types import Digest
 
 __all__ = ["MIN_PART_SIZE", "PIECE_SIZE", "S3BlobStore"]
@@ -50,17 +51,6 @@ _MAX_TAIL_SEGMENTS = 16
 _COPY_CONCURRENCY = 8
 _DELETE_BATCH = 1000
 _MARKER = "started"
-_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404", "NoSuchUpload"})
-_EXISTS_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
-_S3_ERRORS = (ClientError, BotoCoreError)
-
-
-class _RangeNotSatisfiableError(StorageError):
-    """A read started past the end of an object."""
-
-
-class _UploadExistsError(StorageError):
-    """A conditional PutObject found the key taken."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +174,13 @@ class S3BlobStore:
     async def presigned_url(self, digest: Digest, expires_in: int) -> str | None:
         s3 = await self._s3()
         params = {"Bucket": self.bucket, "Key": self._blob_key(digest)}
-        with _translated("presign GetObject"):
+        with translated("presign GetObject"):
             url = await s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
         return str(url)
 
     async def delete_blob(self, digest: Digest) -> None:
         s3 = await self._s3()
-        with _translated("DeleteObject"):
+        with translated("DeleteObject"):
             await s3.delete_object(Bucket=self.bucket, Key=self._blob_key(digest))
 
     async def list_blobs(self) -> AsyncIterator[Digest]:
@@ -202,7 +192,7 @@ class S3BlobStore:
     async def check(self) -> None:
         s3 = await self._s3()
         try:
-            with _translated(f"HeadBucket {self.bucket!r}"):
+            with translated(f"HeadBucket {self.bucket!r}"):
                 await s3.head_bucket(Bucket=self.bucket)
         except StorageNotFoundError:
             raise StorageError(f"S3 HeadBucket: bucket {self.bucket!r} does not exist") from None
@@ -212,9 +202,9 @@ class S3BlobStore:
     async def start_upload(self, upload_id: str) -> UploadState:
         s3, key = await self._s3(), self._upload_object(upload_id, _MARKER)
         try:
-            with _translated("PutObject"):
+            with translated("PutObject"):
                 await s3.put_object(Bucket=self.bucket, Key=key, Body=b"", IfNoneMatch="*")
-        except _UploadExistsError:
+        except UploadExistsError:
             raise StorageError(f"upload {upload_id!r} already exists") from None
         return UploadState(0, _Session().dump())
 
@@ -247,11 +237,37 @@ class S3BlobStore:
             if await self._size(blob) is None:
                 await self._require_upload(upload_id)
                 await self._assemble(upload_id, _Session.load(upload_id, state), blob)
-            await self.abort_upload(upload_id, state)
 
     async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         prefix = self._upload_object(upload_id, "")
         await self._delete_objects([key async for key in self._list_keys(prefix)])
+
+    async def list_uploads(self) -> AsyncIterator[StoredUpload]:
+        current: StoredUpload | None = None
+        async for key, modified in self._list_objects(f"{self.prefix}uploads/"):
+            upload_id = key.removeprefix(f"{self.prefix}uploads/").partition("/")[0]
+            if current is not None and current.upload_id != upload_id:
+                yield current
+                current = None
+            if _UPLOAD_ID.fullmatch(upload_id) and (current is None or current.modified < modified):
+                current = StoredUpload(upload_id, modified)
+        if current is not None:
+            yield current
+
+    async def purge_incomplete(self, started_before: datetime) -> int:
+        s3, purged = await self._s3(), 0
+        pages = s3.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}blobs/"
+        )
+        with translated("ListMultipartUploads"):
+            async for page in pages:
+                for entry in page.get("Uploads", []):
+                    if entry["Initiated"] < started_before:
+                        await s3.abort_multipart_upload(
+                            Bucket=self.bucket, Key=entry["Key"], UploadId=entry["UploadId"]
+                        )
+                        purged += 1
+        return purged
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -303,7 +319,7 @@ class S3BlobStore:
     async def _size(self, key: str) -> int | None:
         s3 = await self._s3()
         try:
-            with _translated("HeadObject"):
+            with translated("HeadObject"):
                 response = await s3.head_object(Bucket=self.bucket, Key=key)
         except StorageNotFoundError:
             return None
@@ -315,7 +331,7 @@ class S3BlobStore:
 
     async def _put(self, key: str, body: bytes) -> None:
         s3 = await self._s3()
-        with _translated("PutObject"):
+        with translated("PutObject"):
             await s3.put_object(Bucket=self.bucket, Key=key, Body=body)
 
     async def _get(self, key: str) -> bytes:
@@ -330,9 +346,9 @@ class S3BlobStore:
             params["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         s3 = await self._s3()
         try:
-            with _translated("GetObject"):
+            with translated("GetObject"):
                 response = await s3.get_object(**params)
-        except _RangeNotSatisfiableError:
+        except RangeNotSatisfiableError:
             return
         except StorageNotFoundError:
             raise StorageNotFoundError(f"{what} is not stored") from None
@@ -344,18 +360,22 @@ class S3BlobStore:
             body.close()
 
     async def _list_keys(self, prefix: str) -> AsyncIterator[str]:
+        async for key, _ in self._list_objects(prefix):
+            yield key
+
+    async def _list_objects(self, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
         s3 = await self._s3()
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        with _translated("ListObjectsV2"):
+        with translated("ListObjectsV2"):
             async for page in pages:
                 for entry in page.get("Contents", []):
-                    yield str(entry["Key"])
+                    yield str(entry["Key"]), entry["LastModified"]
 
     async def _delete_objects(self, keys: list[str]) -> None:
         s3 = await self._s3()
         for start in range(0, len(keys), _DELETE_BATCH):
             batch = [{"Key": key} for key in keys[start : start + _DELETE_BATCH]]
-            with _translated("DeleteObjects"):
+            with translated("DeleteObjects"):
                 response = await s3.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
                 )
@@ -408,7 +428,7 @@ class S3BlobStore:
             await self._put(blob, b"")
         elif len(sources) == 1:
             s3 = await self._s3()
-            with _translated("CopyObject"):
+            with translated("CopyObject"):
                 await s3.copy_object(
                     Bucket=self.bucket, Key=blob, CopySource=self._source(sources[0])
                 )
@@ -429,13 +449,13 @@ class S3BlobStore:
 
     async def _copy_multipart(self, blob: str, sources: list[str]) -> None:
         s3 = await self._s3()
-        with _translated("CreateMultipartUpload"):
+        with translated("CreateMultipartUpload"):
             created = await s3.create_multipart_upload(Bucket=self.bucket, Key=blob)
         multipart_id = str(created["UploadId"])
         try:
             etags = await self._copy_parts(blob, multipart_id, sources)
             parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, 1)]
-            with _translated("CompleteMultipartUpload"):
+            with translated("CompleteMultipartUpload"):
                 await s3.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=blob,
@@ -446,7 +466,7 @@ class S3BlobStore:
             with (
                 anyio.CancelScope(shield=True),
                 suppress(StorageError),
-                _translated("AbortMultipartUpload"),
+                translated("AbortMultipartUpload"),
             ):
                 await s3.abort_multipart_upload(Bucket=self.bucket, Key=blob, UploadId=multipart_id)
             raise
@@ -460,7 +480,7 @@ class S3BlobStore:
         async def copy(index: int) -> None:
             async with limiter:
                 try:
-                    with _translated("UploadPartCopy"):
+                    with translated("UploadPartCopy"):
                         response = await s3.upload_part_copy(
                             Bucket=self.bucket,
                             Key=blob,
@@ -564,26 +584,3 @@ def _check_upload_id(upload_id: str) -> None:
 def _observe_all(observe: ChunkObserver, chunks: list[bytes]) -> None:
     for chunk in chunks:
         observe(chunk)
-
-
-@contextmanager
-def _translated(operation: str) -> Iterator[None]:
-    """Turn an S3 client failure into a StorageError (never a traceback for the caller)."""
-    try:
-        yield
-    except _S3_ERRORS as error:
-        raise _storage_error(operation, error) from None
-
-
-def _storage_error(operation: str, error: Exception) -> StorageError:
-    if not isinstance(error, ClientError):
-        return StorageError(f"S3 {operation} failed: {error}")
-    details = error.response.get("Error", {})
-    code, message = str(details.get("Code", "")), str(details.get("Message", ""))
-    if code in _NOT_FOUND_CODES:
-        return StorageNotFoundError(f"S3 {operation}: not found ({code})")
-    if code in _EXISTS_CODES:
-        return _UploadExistsError(f"S3 {operation}: {code}")
-    if code == "InvalidRange":
-        return _RangeNotSatisfiableError(f"S3 {operation}: {code}")
-    return StorageError(f"S3 {operation} failed: {code} {message}".strip())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from berth.meta import migrations
 from berth.meta.migrations import alembic_config
 from berth.meta.schema import metadata
-from berth.meta.sql import open_meta_store
+from berth.meta.sql import SqlMetaStore, create_engine, open_meta_store
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -71,6 +73,49 @@ async def test_nodes_starting_at_once_migrate_once(postgresql_url: str) -> None:
     finally:
         for store in stores:
             await store.close()
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_0004_backfills_link_times(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'berth.db'}"
+        if database == "sqlite"
+        else str(request.getfixturevalue("postgresql_url"))
+    )
+    engine = create_engine(url)
+    before = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(migrations.upgrade, "0003")
+            await conn.execute(
+                text(
+                    "INSERT INTO repositories (name, created_at, tag_mutability,"
+                    " tag_mutability_exclusions, scan_on_push, encryption_type, resource_tags)"
+                    " VALUES ('web', :now, 'MUTABLE', '[]', false, 'AES256', '{}')"
+                ),
+                {"now": before},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO repository_blobs (repository_id, digest)"
+                    " SELECT id, 'sha256:' || 'ab' FROM repositories"
+                )
+            )
+        async with engine.begin() as conn:
+            await conn.run_sync(migrations.upgrade)
+        store = SqlMetaStore(engine)
+        async with store.read() as tx:
+            repository = await tx.repositories.get("web")
+            assert repository is not None
+            stale = await tx.blobs.stale_links(datetime.now(UTC) + timedelta(seconds=1), 10)
+            assert stale == [(repository.id, "sha256:ab")]
+            assert await tx.blobs.stale_links(before - timedelta(seconds=1), 10) == []
+    finally:
+        await engine.dispose()
 
 
 def test_unknown_database_is_refused() -> None:

@@ -18,6 +18,7 @@ from berth.api.ecr.calls import Call, Result
 from berth.api.ecr.render import CONTENT_TYPE, render_error, render_reply
 from berth.api.ecr.shapes import EcrModel
 from berth.api.ecr.unsupported import not_built
+from berth.api.metrics import label_request
 from berth.errors import (
     BerthError,
     MissingAuthenticationTokenError,
@@ -154,6 +155,7 @@ async def _principal(request: Request, body: bytes, context: AwsContext) -> Prin
 
 async def _call(request: Request, state: EcrState, request_id: str) -> Result:
     operation = _operation(request, state.model)
+    label_request(request.scope, "ecr", operation)
     _check_content_type(request)
     body = await read_body(request)
     principal = await _principal(request, body, state.context)

@@ -23,6 +23,7 @@ from berth.api.iam import account, credentials, policies, roles, sts, users
 from berth.api.iam.call import Call, Handler
 from berth.api.iam.query import QueryReader, form_params
 from berth.api.iam.xml import render_error, render_result
+from berth.api.metrics import label_request
 from berth.errors import (
     BerthError,
     InvalidActionError,
@@ -92,6 +93,7 @@ class QueryApi:
             body = await read_body(request)
             params = form_params(body, request.url.query)
             service = self._service(request, params)
+            _label(request, service, params.get("Action", ""))
             text = await self._handle(request, body, params, service, request_id)
         except BerthError as error:
             return _error(error, request_id, service)
@@ -134,6 +136,12 @@ class QueryApi:
             request, body, self.context, service=service.name, query_api=True, region=None
         )
         return principal
+
+
+def _label(request: Request, service: Service, action: str) -> None:
+    label_request(
+        request.scope, service.name, action if action in service.operations else "unknown"
+    )
 
 
 def _signed(request: Request) -> bool:
