@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= berth-data
 
-.PHONY: serve test lint typecheck bench bench-s3 system-deps bench-deps apt-install clean
+.PHONY: serve test lint typecheck bench bench-quick bench-s3 system-deps bench-deps apt-install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ system-deps:
 
 # Debian packages the benchmarks compare against.
 bench-deps:
-	@$(MAKE) --no-print-directory apt-install PROGRAMS="docker-registry:docker-registry nginx:nginx"
+	@$(MAKE) --no-print-directory apt-install PROGRAMS="docker-registry:docker-registry nginx:nginx wrk:wrk ab:apache2-utils skopeo:skopeo"
 
 apt-install:
 	@missing=""; \
@@ -51,7 +51,10 @@ test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest -q
 
 bench: $(STAMP) bench-deps
-	$(BIN)/python benchmarks/registry_bench.py --out docs/performance.md
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP) bench-deps
+	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)
 
 # Blob throughput on S3 (a SeaweedFS it starts) beside the filesystem; a section of docs/performance.md.
 bench-s3: $(STAMP)

@@ -171,6 +171,10 @@ async def test_blob_put_get_link_unlink(meta_store: MetaStore) -> None:
         await tx.blobs.link(repo.id, digest(1))
         assert await tx.blobs.get_linked(repo.id, digest(1)) == blob
         assert await tx.blobs.get_linked(repo.id, digest(2)) is None
+        assert await tx.blobs.pin_all_linked(repo.id, [digest(1), digest(2), digest(1)]) == {
+            digest(1)
+        }
+        assert await tx.blobs.pin_all_linked(repo.id, []) == set()
     async with meta_store.transaction() as tx:
         assert await tx.blobs.unlink(repo.id, digest(1)) is True
         assert await tx.blobs.unlink(repo.id, digest(1)) is False
@@ -367,6 +371,9 @@ async def test_tag_list_pagination_for_digest_delete_count(meta_store: MetaStore
         assert await tx.tags.list(repo.id, after=ordered[-1]) == []
         assert await tx.tags.for_digest(repo.id, digest(1)) == sorted(names[1::2])
         assert await tx.tags.for_digest(repo.id, digest(5)) == []
+        both = await tx.tags.for_digests(repo.id, [digest(1), digest(5)])
+        assert both == {digest(1): sorted(names[1::2]), digest(5): []}
+        assert await tx.tags.for_digests(repo.id, []) == {}
         assert await tx.tags.delete(repo.id, "latest") is True
         assert await tx.tags.delete(repo.id, "latest") is False
         assert await tx.tags.count(repo.id) == len(names) - 1

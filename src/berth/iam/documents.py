@@ -15,7 +15,7 @@ from enum import Enum
 from berth.errors import MalformedPolicyDocumentError
 from berth.iam.conditions import Condition, compile_conditions, conditions_hold
 from berth.iam.malformed import locate, malformed
-from berth.iam.patterns import Pattern, compile_pattern
+from berth.iam.patterns import Pattern, TemplatePattern, compile_pattern
 from berth.iam.principals import PrincipalMatch, Principals, compile_principals
 from berth.iam.variables import RequestContext
 from berth.types import Principal
@@ -125,6 +125,14 @@ class Statement:
                 return False
         return not self.conditions or conditions_hold(self.conditions, context)
 
+    def may_apply_to(self, resource: str) -> bool:
+        """False when ``Resource``/``NotResource`` rule ``resource`` out whatever the context."""
+        patterns = self.resource_patterns
+        if patterns is None or any(isinstance(p, TemplatePattern) for p in patterns):
+            return True
+        found = any(pattern.matches(resource, _NO_CONTEXT) for pattern in patterns)
+        return found != (self.not_resources is not None)
+
     def names(self, principal: Principal, role_arn: str | None) -> PrincipalMatch:
         """How this statement's ``Principal``/``NotPrincipal`` names the caller."""
         if self.principal_set is not None:
@@ -136,6 +144,8 @@ class Statement:
 
 
 Candidate = tuple[Statement, bool]
+_NO_CONTEXT = RequestContext({})
+_REMEMBERED = 4096
 
 
 class ActionIndex:
@@ -145,9 +155,10 @@ class ActionIndex:
     lists the action exactly).
     """
 
-    __slots__ = ("_exact", "_fallback")
+    __slots__ = ("_by_resource", "_exact", "_fallback")
 
     def __init__(self, statements: tuple[Statement, ...]) -> None:
+        self._by_resource: dict[tuple[bool, str, str], tuple[Candidate, ...]] = {}
         self._exact: tuple[dict[str, tuple[Candidate, ...]], ...] = ({}, {})
         self._fallback: tuple[tuple[Candidate, ...], ...] = ((), ())
         fallback = []
@@ -162,6 +173,18 @@ class ActionIndex:
         slot = 0 if effect is Effect.ALLOW else 1
         found = self._exact[slot].get(action)
         return self._fallback[slot] if found is None else found
+
+    def candidates_for(self, effect: Effect, action: str, resource: str) -> tuple[Candidate, ...]:
+        """``candidates`` less the statements whose resources can never match ``resource``
+        (remembered per action and resource: a registry asks about the same ones again)."""
+        key = (effect is Effect.ALLOW, action, resource)
+        found = self._by_resource.get(key)
+        if found is None:
+            found = tuple(c for c in self.candidates(effect, action) if c[0].may_apply_to(resource))
+            if len(self._by_resource) >= _REMEMBERED:
+                self._by_resource.clear()
+            self._by_resource[key] = found
+        return found
 
 
 def _maybe(matcher: ActionMatcher) -> bool:

@@ -118,7 +118,7 @@ class _Evaluation:
     ) -> _Found | None:
         if policy is None:
             return None
-        candidates = policy.index.candidates(effect, self.action)
+        candidates = policy.index.candidates_for(effect, self.action, self.request.resource)
         if policy_type is PolicyType.RESOURCE:
             return self._find_naming(candidates, effect, name)
         statement = _first(candidates, self.action, self.request.resource, self.context)
@@ -157,7 +157,7 @@ class _Evaluation:
     def find_identity(self, effect: Effect) -> _Found | None:
         action, resource, context = self.action, self.request.resource, self.context
         for named in self.request.identity_policies:
-            candidates = named.policy.index.candidates(effect, action)
+            candidates = named.policy.index.candidates_for(effect, action, resource)
             if not candidates:
                 continue
             statement = _first(candidates, action, resource, context)

@@ -163,6 +163,10 @@ class BlobIndex(Protocol):
     async def pin_linked(self, repository_id: int, digest: str) -> Blob | None:
         """Like ``get_linked``, with the link held (shared) until the transaction ends."""
 
+    async def pin_all_linked(self, repository_id: int, digests: Sequence[str]) -> set[str]:
+        """Those of ``digests`` linked to the repository, each link held like ``pin_linked``
+        (one query however many digests)."""
+
     async def unlink(self, repository_id: int, digest: str) -> bool:
         """Remove the link; True if there was one."""
 
@@ -237,6 +241,11 @@ class TagStore(Protocol):
         """Tag names in lexical order, strictly after ``after``."""
 
     async def for_digest(self, repository_id: int, digest: str) -> builtins.list[str]: ...
+
+    async def for_digests(
+        self, repository_id: int, digests: Sequence[str]
+    ) -> dict[str, builtins.list[str]]:
+        """``for_digest`` of each digest at once (one query): digest -> sorted tag names."""
 
     async def count(self, repository_id: int) -> int: ...
 
@@ -349,3 +358,10 @@ class MetaStore(Protocol):
         """Raise if the database cannot be reached (readiness)."""
 
     async def close(self) -> None: ...
+
+    def generation(self) -> int:
+        """A number that changes when a write commits: this process's writes always, other
+        processes' too when ``sees_other_writers`` (else cache entries must also expire)."""
+
+    @property
+    def sees_other_writers(self) -> bool: ...

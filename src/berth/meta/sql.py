@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -30,6 +31,7 @@ from berth.meta.base import (
     Transaction,
     UploadStore,
 )
+from berth.meta.generation import LocalGeneration, SharedGeneration, WriteGeneration
 from berth.meta.identities import IdentityStore
 from berth.meta.sql_audit import SqlAuditStore
 from berth.meta.sql_blobs import SqlBlobIndex
@@ -102,8 +104,15 @@ def async_url(url: str) -> URL:
 class SqlMetaStore:
     """MetaStore over an AsyncEngine. Build it with ``open_meta_store``."""
 
-    def __init__(self, engine: AsyncEngine, *, registry_id: str = "") -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        registry_id: str = "",
+        generation: WriteGeneration | None = None,
+    ) -> None:
         self._engine = engine
+        self._generation = generation or LocalGeneration()
         self._registry_id = registry_id
         self._sqlite = engine.dialect.name == "sqlite"
         self._insert: InsertFactory = sqlite.insert if self._sqlite else postgresql.insert
@@ -125,10 +134,20 @@ class SqlMetaStore:
     def _serialised(self) -> AbstractAsyncContextManager[Any]:
         return self._write_lock if self._sqlite else nullcontext()
 
+    @property
+    def sees_other_writers(self) -> bool:
+        return self._generation.sees_other_writers
+
+    def generation(self) -> int:
+        return self._generation.current()
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._serialised(), self._writer.begin() as conn:
-            yield SqlTransaction.bind(conn, self._insert, self._registry_id)
+        try:
+            async with self._serialised(), self._writer.begin() as conn:
+                yield SqlTransaction.bind(conn, self._insert, self._registry_id)
+        finally:
+            self._generation.bump()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Transaction]:
@@ -148,8 +167,11 @@ class SqlMetaStore:
 
     @asynccontextmanager
     async def _write_connection(self) -> AsyncIterator[AsyncConnection]:
-        async with self._serialised(), self._writer.begin() as conn:
-            yield conn
+        try:
+            async with self._serialised(), self._writer.begin() as conn:
+                yield conn
+        finally:
+            self._generation.bump()
 
     async def check(self) -> None:
         async with self._reader.connect() as conn:
@@ -163,9 +185,11 @@ class SqlMetaStore:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                 )
             await conn.run_sync(migrations.upgrade)
+        self._generation.bump()
 
     async def close(self) -> None:
         await self._engine.dispose()
+        self._generation.close()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -215,6 +239,15 @@ def _clean(value: Any) -> Any:
     return value.replace(_NUL, _REPLACEMENT) if isinstance(value, str) else value
 
 
+def _generation_for(url: str) -> WriteGeneration:
+    """Shared by every process on this machine for a SQLite file; this process's own otherwise."""
+    parsed = async_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return LocalGeneration()
+    return SharedGeneration(Path(f"{database}-generation"))
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An AsyncEngine for ``url`` with Berth's pool settings."""
     parsed = async_url(url)
@@ -226,7 +259,9 @@ def create_engine(url: str) -> AsyncEngine:
 
 async def open_meta_store(url: str, *, registry_id: str = "") -> SqlMetaStore:
     """Connect to ``url``, migrate it to the newest schema and return the store."""
-    store = SqlMetaStore(create_engine(url), registry_id=registry_id)
+    store = SqlMetaStore(
+        create_engine(url), registry_id=registry_id, generation=_generation_for(url)
+    )
     try:
         await store.migrate()
     except BaseException:

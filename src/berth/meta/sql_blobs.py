@@ -84,6 +84,17 @@ class SqlBlobIndex:
         row = (await self._conn.execute(query)).first()
         return None if row is None else _blob(row)
 
+    async def pin_all_linked(self, repository_id: int, digests: Sequence[str]) -> set[str]:
+        if not digests:
+            return set()
+        query = (
+            select(_b.c.digest)
+            .join(_links, _links.c.digest == _b.c.digest)
+            .where(_links.c.repository_id == repository_id, _links.c.digest.in_(set(digests)))
+            .with_for_update(read=True, of=_links)
+        )
+        return set((await self._conn.execute(query)).scalars())
+
     async def unlink(self, repository_id: int, digest: str) -> bool:
         statement = _links.delete().where(
             _links.c.repository_id == repository_id, _links.c.digest == digest

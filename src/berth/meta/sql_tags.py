@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -61,6 +62,23 @@ class SqlTagStore:
             .order_by(_t.c.name)
         )
         return list((await self._conn.execute(query)).scalars())
+
+    async def for_digests(
+        self, repository_id: int, digests: Sequence[str]
+    ) -> dict[str, builtins.list[str]]:
+        found: dict[str, builtins.list[str]] = {digest: [] for digest in digests}
+        if not found:
+            return found
+        query = (
+            select(_t.c.digest, _t.c.name)
+            .where(_t.c.repository_id == repository_id, _t.c.digest.in_(list(found)))
+            .order_by(_t.c.digest, _t.c.name)
+        )
+        for row in await self._conn.execute(query):
+            found[row.digest].append(row.name)
+        for names in found.values():
+            names.sort()
+        return found
 
     async def count(self, repository_id: int) -> int:
         query = select(func.count()).select_from(_t).where(_t.c.repository_id == repository_id)

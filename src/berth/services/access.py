@@ -18,7 +18,7 @@ from typing import Protocol
 from berth.errors import AccessDeniedError, MalformedPolicyDocumentError, UnauthorizedError
 from berth.iam import AuthorizationRequest, Decision, NamedPolicy, Policy, PolicyKind, evaluate
 from berth.iam import parse_policy as parse
-from berth.meta.base import MetaStore
+from berth.meta.base import MetaStore, Repository
 from berth.services.audit import AuditLog, is_write
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.types import Principal
@@ -101,6 +101,8 @@ class AccessService:
         self.resolver = resolver
         self.audit = audit
         self._resources: dict[str, _Resource] = {}
+        self._parsed: dict[str, Policy | None] = {}
+        self._formatted: tuple[int, str] = (-1, "")
 
     def repository_arn(self, name: str) -> str:
         return f"arn:aws:ecr:{self.region}:{self.account}:repository/{name}"
@@ -164,6 +166,20 @@ class AccessService:
         self.telemetry.authorization(decision.outcome.value)
         return decision.allowed
 
+    async def allows_on(
+        self,
+        principal: Principal,
+        action: str,
+        repository: Repository,
+        *,
+        context: RequestContext | None = None,
+    ) -> bool:
+        """``allows`` for a repository the caller has just read: its policy and tags as read."""
+        target = _Resource(self._policy(repository.policy), repository.resource_tags, 0.0)
+        arn = self.repository_arn(repository.name)
+        decision = await self._decide(principal, action, arn, target, context=context)
+        return decision.allowed
+
     async def decide(
         self,
         principal: Principal,
@@ -175,12 +191,26 @@ class AccessService:
         resource_policy: Policy | None = None,
     ) -> Decision:
         """The engine's decision, with what AWS would weigh for this request."""
-        view = await self._policies(principal)
-        if not view.active:
-            raise UnauthorizedError("the credentials used to sign this request are no longer valid")
         target = await self._resource(resource)
         if resource_policy is not None:
             target = _Resource(resource_policy, target.tags, target.expires)
+        return await self._decide(
+            principal, action, resource, target, context=context, origin=origin
+        )
+
+    async def _decide(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        target: _Resource,
+        *,
+        context: RequestContext | None = None,
+        origin: Origin | None = None,
+    ) -> Decision:
+        view = await self._policies(principal)
+        if not view.active:
+            raise UnauthorizedError("the credentials used to sign this request are no longer valid")
         request = AuthorizationRequest(
             principal=principal,
             action=action,
@@ -246,7 +276,25 @@ class AccessService:
             repository = await tx.repositories.get(resource.removeprefix(prefix))
         if repository is None:
             return _Resource(None, (), expires)
-        return _Resource(_parsed(repository.policy), repository.resource_tags, expires)
+        return _Resource(self._policy(repository.policy), repository.resource_tags, expires)
+
+    def _policy(self, text: str | None) -> Policy | None:
+        """A repository policy parsed once per distinct text."""
+        if not text:
+            return None
+        if text not in self._parsed:
+            if len(self._parsed) >= 1024:
+                self._parsed.clear()
+            self._parsed[text] = _parsed(text)
+        return self._parsed[text]
+
+    def _now(self) -> tuple[int, str]:
+        """The request time for conditions, formatted once per second."""
+        now = self.clock()
+        epoch = int(now.timestamp())
+        if self._formatted[0] != epoch:
+            self._formatted = (epoch, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return self._formatted
 
     def _context(
         self,
@@ -255,10 +303,10 @@ class AccessService:
         extra: RequestContext | None,
         origin: Origin | None,
     ) -> dict[str, str | list[str] | bool | int | None]:
-        now = self.clock()
+        epoch, current = self._now()
         context: dict[str, str | list[str] | bool | int | None] = {
-            "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:EpochTime": int(now.timestamp()),
+            "aws:CurrentTime": current,
+            "aws:EpochTime": epoch,
         }
         if origin is not None:
             context["aws:SecureTransport"] = origin.secure_transport

@@ -127,9 +127,9 @@ class EcrImageService:
             cursor = None if after is None else after.digest
             while len(ids) <= limit:
                 batch = await tx.manifests.list(repository.id, after=cursor, limit=_BATCH)
+                tagged = await tx.tags.for_digests(repository.id, [m.digest for m in batch])
                 for manifest in batch:
-                    tags = sorted(await tx.tags.for_digest(repository.id, manifest.digest))
-                    ids += _ids_of(manifest, tags, status)
+                    ids += _ids_of(manifest, tagged[manifest.digest], status)
                 if len(batch) < _BATCH:
                     break
                 cursor = batch[-1].digest
@@ -144,8 +144,9 @@ class EcrImageService:
             cursor = after
             while len(found) <= limit:
                 batch = await tx.manifests.list(repository.id, after=cursor, limit=_BATCH)
+                tagged = await tx.tags.for_digests(repository.id, [m.digest for m in batch])
                 for manifest in batch:
-                    tags = sorted(await tx.tags.for_digest(repository.id, manifest.digest))
+                    tags = tagged[manifest.digest]
                     if _wanted(status, bool(tags)):
                         found.append(await self._details(tx, manifest, tags))
                 if len(batch) < _BATCH:

@@ -16,11 +16,14 @@ from berth.errors import (
     ManifestUnknownError,
 )
 from berth.meta.base import Manifest, MetaStore, Reference, ReferenceKind, Repository, Transaction
+from berth.services.cache import ReadCache
 from berth.types import Digest, Tag
 
 __all__ = ["ImageService"]
 
 PULL_RECORD_INTERVAL = timedelta(hours=1)
+_TAG_LISTS = 256
+"""Tag lists kept (each may be long), against 10,000 entries for single lookups."""
 
 
 def _unknown(reference: Tag | Digest) -> ManifestUnknownError:
@@ -46,13 +49,19 @@ class ImageService:
         self.meta = meta
         self.clock = clock
         self.max_manifest_bytes = max_manifest_bytes
+        self._resolved: ReadCache[Manifest] = ReadCache(meta)
+        self._tags: ReadCache[list[str]] = ReadCache(meta, limit=_TAG_LISTS)
 
     async def resolve(self, repository: Repository, reference: Tag | Digest) -> Manifest:
-        async with self.meta.read() as tx:
-            manifest = await self._resolve(tx, repository, reference)
+        key = (repository.id, str(reference))
+        manifest = await self._resolved.get(key, lambda: self._read(repository, reference))
         if manifest is None:
             raise _unknown(reference)
         return manifest
+
+    async def _read(self, repository: Repository, reference: Tag | Digest) -> Manifest | None:
+        async with self.meta.read() as tx:
+            return await self._resolve(tx, repository, reference)
 
     async def pull(self, repository: Repository, reference: Tag | Digest) -> Manifest:
         """Resolve for a download, recording the pull time now and then (as ECR does)."""
@@ -110,8 +119,16 @@ class ImageService:
             raise _unknown(reference)
 
     async def tags(self, repository: Repository, after: str | None, limit: int | None) -> list[str]:
+        """Tag names in order (a copy: callers may trim it)."""
+        key = (repository.id, after, limit)
+        found = await self._tags.get(key, lambda: self._list_tags(repository.id, after, limit))
+        return list(found or ())
+
+    async def _list_tags(
+        self, repository_id: int, after: str | None, limit: int | None
+    ) -> list[str]:
         async with self.meta.read() as tx:
-            return await tx.tags.list(repository.id, after=after, limit=limit)
+            return await tx.tags.list(repository_id, after=after, limit=limit)
 
     async def referrers(
         self, repository: Repository, subject: Digest, artifact_type: str | None
@@ -145,8 +162,10 @@ class ImageService:
     async def _check_references(
         self, tx: Transaction, repository: Repository, parsed: ParsedManifest
     ) -> None:
+        wanted = [str(descriptor.digest) for descriptor in parsed.blobs]
+        found = await tx.blobs.pin_all_linked(repository.id, wanted)
         for descriptor in parsed.blobs:
-            if await tx.blobs.pin_linked(repository.id, str(descriptor.digest)) is None:
+            if str(descriptor.digest) not in found:
                 raise ManifestBlobUnknownError(
                     f"blob unknown to registry: {descriptor.digest}",
                     detail={"digest": str(descriptor.digest)},

@@ -28,6 +28,7 @@ from berth.errors import (
     SizeInvalidError,
 )
 from berth.meta.base import Blob, MetaStore, Repository, Upload
+from berth.services.cache import ReadCache
 from berth.services.registry import blob_mounting_enabled
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.storage.base import BlobStore, UploadState
@@ -66,6 +67,7 @@ class UploadService:
         self.telemetry = telemetry or NoTelemetry()
         self._hashing: dict[str, _Hashing] = {}
         self._locks: dict[str, _Exclusive] = {}
+        self._linked: ReadCache[Blob] = ReadCache(meta)
 
     async def start(self, repository: Repository) -> Upload:
         upload_id = str(uuid.uuid4())
@@ -164,13 +166,17 @@ class UploadService:
             return blob
 
     async def blob(self, repository: Repository, digest: Digest) -> Blob:
-        async with self.meta.read() as tx:
-            blob = await tx.blobs.get_linked(repository.id, str(digest))
+        key = (repository.id, str(digest))
+        blob = await self._linked.get(key, lambda: self._get_linked(repository.id, str(digest)))
         if blob is None:
             raise BlobUnknownError(
                 f"blob unknown to registry: {digest}", detail={"digest": str(digest)}
             )
         return blob
+
+    async def _get_linked(self, repository_id: int, digest: str) -> Blob | None:
+        async with self.meta.read() as tx:
+            return await tx.blobs.get_linked(repository_id, digest)
 
     async def unlink(self, repository: Repository, digest: Digest) -> bool:
         """Make a blob unreadable through a repository (the bytes go at garbage collection)."""

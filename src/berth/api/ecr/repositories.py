@@ -111,10 +111,10 @@ async def _visible(call: Call, after: str | None, limit: int) -> tuple[list[Repo
     while len(visible) <= limit:
         batch = await services.repositories.list(after, 500)
         for repository in batch:
-            if await services.access.allows(
+            if await services.access.allows_on(
                 call.principal,
                 "ecr:DescribeRepositories",
-                call.arn(repository.name),
+                repository,
                 context=resource_tag_context(repository),
             ):
                 visible.append(repository)

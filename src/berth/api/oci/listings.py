@@ -62,8 +62,7 @@ async def get_catalog(request: Request) -> Response:
     while page.limit != 0 and (want is None or len(names) < want):
         batch = await services.repositories.list(after, 1000)
         for repository in batch:
-            arn = services.access.repository_arn(repository.name)
-            if await services.access.allows(principal, "ecr:DescribeRepositories", arn):
+            if await services.access.allows_on(principal, "ecr:DescribeRepositories", repository):
                 names.append(repository.name)
         if len(batch) < 1000:
             break

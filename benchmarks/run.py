@@ -1,0 +1,364 @@
+"""Berth against CNCF distribution, side by side in one run: blobs, manifests, listings, skopeo.
+
+    python benchmarks/run.py [--quick] [--repeats 3] [--berth-workers 1]
+
+See benchmarks/README.md for what each figure means; `make bench` runs it as the docs show it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import report
+import servers
+import workloads as w
+from blobs import MIB, REPOSITORY, BlobFile, Client, hash_file, pull, push_chunked, push_monolithic
+from report import Workload
+from seeding import seed_berth, seed_distribution
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class Sizes:
+    blob_mib: int
+    chunk_mib: int
+    tags: int
+    repositories: int
+    skopeo_mib: int
+    rate_seconds: float
+
+
+FULL = Sizes(blob_mib=1024, chunk_mib=16, tags=10_000, repositories=10_000, skopeo_mib=200,
+             rate_seconds=8.0)  # fmt: skip
+QUICK = Sizes(blob_mib=128, chunk_mib=16, tags=1_000, repositories=1_000, skopeo_mib=40,
+              rate_seconds=3.0)  # fmt: skip
+
+
+def workload_list(sizes: Sizes) -> list[Workload]:
+    size = f"{sizes.blob_mib} MiB"
+    return [
+        Workload(f"push {size} monolithic", "MB/s"),
+        Workload(f"push {size} chunked ({sizes.chunk_mib} MiB PATCHes)", "MB/s"),
+        Workload(f"pull {size}", "MB/s"),
+        Workload(f"pull {size}, 8 in parallel", "MB/s"),
+        Workload("manifest GET, 32 connections", "req/s"),
+        Workload("manifest GET p99", "ms", higher_is_better=False),
+        Workload("manifest HEAD, 32 connections", "req/s"),
+        Workload("manifest HEAD p99", "ms", higher_is_better=False),
+        Workload("manifest PUT, 32 connections", "req/s"),
+        Workload(f"tag list, {sizes.tags:,} tags, whole", "s", higher_is_better=False),
+        Workload(f"tag list, {sizes.tags:,} tags, n=100 pages", "s", higher_is_better=False),
+        Workload(f"_catalog, {sizes.repositories:,} repositories", "s", higher_is_better=False),
+        Workload(f"skopeo copy in, 5 layers, {sizes.skopeo_mib} MiB", "s", higher_is_better=False),
+        Workload(f"skopeo copy out, 5 layers, {sizes.skopeo_mib} MiB", "s", higher_is_better=False),
+        Workload("anonymous manifest GET (public repository)", "req/s"),
+        Workload(f"DescribeImages, {sizes.tags:,} images (boto3)", "s", higher_is_better=False),
+        Workload("GetAuthorizationToken, 32 connections", "req/s"),
+    ]
+
+
+class Run:
+    """One benchmark run: its sizes, work folder, blob file and every sample taken."""
+
+    def __init__(self, sizes: Sizes, work: Path) -> None:
+        self.sizes, self.work = sizes, work
+        self.workloads = workload_list(sizes)
+        self.samples: dict[str, dict[str, list[float]]] = {}
+        self.bounds: dict[str, list[float]] = {}
+        self.blob = BlobFile(work / "blob.bin", sizes.blob_mib * MIB)
+        self.notes: dict[str, object] = {}
+
+    def record(self, index: int, registry: str, value: float) -> None:
+        name = self.workloads[index].name
+        self.samples.setdefault(name, {}).setdefault(registry, []).append(value)
+        unit = self.workloads[index].unit
+        print(f"  {registry:12} {name:52} {value:12,.2f} {unit}", flush=True)
+
+    def bound(self, name: str, seconds: float) -> None:
+        self.bounds.setdefault(name, []).append(self.blob.size / seconds / MB)
+
+
+def measure_bounds(run: Run, repeats: int) -> None:
+    blob = run.blob
+    nginx = servers.start_nginx(run.work, run.work, "/blob.bin")
+    try:
+        for _ in range(repeats):
+            run.bound("sha256 of the blob", w_timed(lambda: hash_file(blob)))
+            for parallel in (1, 8):
+                seconds = w_timed(
+                    lambda p=parallel: pull(nginx.port, {}, "/blob.bin", blob.size, p)
+                )  # type: ignore[misc]
+                name = "nginx sendfile pull" + ("" if parallel == 1 else ", 8 in parallel")
+                run.bounds.setdefault(name, []).append(blob.size * parallel / seconds / MB)
+    finally:
+        nginx.stop()
+    for name, values in run.bounds.items():
+        print(f"  bound {name:40} {report.median(values):10,.0f} MB/s", flush=True)
+
+
+def w_timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def blob_workloads(run: Run, target: w.Target, repeat: int) -> None:
+    blob, server, chunk = run.blob, target.server, run.sizes.chunk_mib * MIB
+    for index, push in ((0, push_monolithic), (1, push_chunked)):
+        blob.make_variant(f"{server.name}-{index}-{repeat}")
+        os.sync()
+        client = Client(server.port, server.headers)
+        try:
+            seconds = w_timed(lambda: push(client, blob, chunk))  # noqa: B023
+        finally:
+            client.close()
+        run.record(index, server.name, blob.size / seconds / MB)
+    target_path = f"/v2/{REPOSITORY}/blobs/{blob.digest}"
+    for index, parallel in ((2, 1), (3, 8)):
+        seconds = w_timed(
+            lambda: pull(server.port, server.headers, target_path, blob.size, parallel)  # noqa: B023
+        )
+        run.record(index, server.name, blob.size * parallel / seconds / MB)
+
+
+def rate_workloads(run: Run, target: w.Target) -> None:
+    seconds, name = run.sizes.rate_seconds, target.name
+    for index, method in ((4, "GET"), (6, "HEAD")):
+        w.manifest_rate(target, method, 1.0)
+        rate = w.manifest_rate(target, method, seconds)
+        check_errors(rate, f"{name} manifest {method}")
+        run.record(index, name, rate.requests_per_second)
+        run.record(index + 1, name, rate.p99_ms)
+        run.notes[f"requests {name}"] = int(run.notes.get(f"requests {name}", 0)) + rate.requests  # type: ignore[call-overload]
+    rate = w.put_rate(target, seconds)
+    check_errors(rate, f"{name} manifest PUT")
+    run.record(8, name, rate.requests_per_second)
+    if target.is_berth:
+        w.anonymous_rate(target, 1.0)
+        rate = w.anonymous_rate(target, seconds)
+        check_errors(rate, "anonymous GET")
+        run.record(14, name, rate.requests_per_second)
+        rate = w.token_rate(target, seconds)
+        check_errors(rate, "GetAuthorizationToken")
+        run.record(16, name, rate.requests_per_second)
+
+
+def check_errors(rate: object, what: str) -> None:
+    errors = getattr(rate, "errors", 0)
+    if errors:
+        raise RuntimeError(f"{what}: {errors} failed requests")
+
+
+def listing_workloads(run: Run, target: w.Target) -> None:
+    sizes, name = run.sizes, target.name
+    for index, page in ((9, None), (10, 100)):
+        seconds, items, pages = w.list_tags(target, page)
+        expect(items, sizes.tags, f"{name} tags")
+        run.record(index, name, seconds)
+        run.notes[f"{name} pages: {run.workloads[index].name}"] = pages
+    seconds, items, pages = w.catalog(target, 1000)
+    expect(items, sizes.repositories, f"{name} catalog")
+    run.record(11, name, seconds)
+    run.notes[f"{name} pages: {run.workloads[11].name}"] = pages
+    if target.is_berth:
+        seconds, count = w.describe_images(target)
+        expect(count, sizes.tags, "DescribeImages")
+        run.record(15, name, seconds)
+
+
+def expect(found: int, wanted: int, what: str) -> None:
+    """At least ``wanted`` (the seeded items; the workloads add a few of their own)."""
+    if not wanted <= found <= wanted + 20:
+        raise RuntimeError(f"{what}: {found} items, expected {wanted}")
+
+
+def skopeo_workloads(run: Run, target: w.Target, repeat: int) -> None:
+    folder = run.work / f"skopeo-{target.name}-{repeat}"
+    w.make_layout(folder / "in", 5, run.sizes.skopeo_mib * MIB)
+    reference = f"127.0.0.1:{target.server.port}/bench/skopeo{repeat}:v1"
+    seconds = w.skopeo(target, f"oci:{folder / 'in'}:v1", f"docker://{reference}", folder)
+    run.record(12, target.name, seconds)
+    seconds = w.skopeo(target, f"docker://{reference}", f"oci:{folder / 'out'}:v1", folder)
+    run.record(13, target.name, seconds)
+    shutil.rmtree(folder)
+
+
+def measure(run: Run, targets: list[w.Target], repeats: int) -> None:
+    for repeat in range(repeats):
+        print(f"repeat {repeat + 1} of {repeats}", flush=True)
+        for target in targets:
+            blob_workloads(run, target, repeat)
+        if repeat == 0:
+            run.notes["berth RSS before rates MB"] = targets[0].server.rss_bytes() / 1e6
+        for target in targets:
+            rate_workloads(run, target)
+        if repeat == repeats - 1:
+            run.notes["berth RSS after rates MB"] = targets[0].server.rss_bytes() / 1e6
+        for target in targets:
+            listing_workloads(run, target)
+        for target in targets:
+            skopeo_workloads(run, target, repeat)
+
+
+def start(run: Run, berth_workers: int) -> list[w.Target]:
+    sizes, work = run.sizes, run.work
+    print(f"seeding Berth: {sizes.tags:,} images, {sizes.repositories:,} repositories", flush=True)
+    seed_berth(work / "berth-data", sizes.tags, sizes.repositories)
+    berth = servers.start_berth(work, berth_workers)
+    targets = [w.prepare(berth)]
+    distribution = servers.start_distribution(work)
+    targets.append(w.prepare(distribution))
+    digest = targets[1].many_digest
+    seed_distribution(work / "distribution-data", digest, sizes.tags, sizes.repositories)
+    return targets
+
+
+def targets_met(run: Run) -> list[tuple[str, str, float | None, bool | None]]:
+    def med(index: int, registry: str = "berth") -> float | None:
+        return report.median(run.samples.get(run.workloads[index].name, {}).get(registry, []))
+
+    def ratio(index: int) -> float | None:
+        return report.ratio(run.workloads[index], med(index), med(index, "distribution"))
+
+    def over(value: float | None, bound: str) -> float | None:
+        limit = report.median(run.bounds.get(bound, []))
+        return None if value is None or not limit else value / limit
+
+    rows: list[tuple[str, str, float | None, bool | None]] = []
+
+    def add(name: str, goal: str, value: float | None, floor: float, below: bool = False) -> None:
+        met = None if value is None else (value < floor if below else value >= floor)
+        rows.append((name, goal, value, met))
+
+    for index in range(len(run.workloads)):
+        add(f"{run.workloads[index].name} / distribution", ">= 1.0", ratio(index), 1.0)
+    add("push monolithic / sha256", ">= 0.6", over(med(0), "sha256 of the blob"), 0.6)
+    add("push chunked / sha256", ">= 0.6", over(med(1), "sha256 of the blob"), 0.6)
+    add("pull / nginx sendfile", ">= 0.9", over(med(2), "nginx sendfile pull"), 0.9)
+    add(
+        "pull x8 / nginx sendfile x8",
+        ">= 0.9",
+        over(med(3), "nginx sendfile pull, 8 in parallel"),
+        0.9,
+    )
+    add("manifest GET (token + IAM) / distribution", ">= 3", ratio(4), 3.0)
+    add("manifest HEAD (token + IAM) / distribution", ">= 3", ratio(6), 3.0)
+    add("manifest GET p99 (ms)", "< 20", med(5), 20.0, below=True)
+    add("manifest HEAD p99 (ms)", "< 20", med(7), 20.0, below=True)
+    add("manifest PUT / distribution", ">= 2", ratio(8), 2.0)
+    token_get, anonymous = med(4), med(14)
+    auth_cost = token_get / anonymous if token_get and anonymous else None
+    add("token GET / anonymous public GET", ">= 0.8", auth_cost, 0.8)
+    peak = run.notes.get("berth peak RSS MB")
+    add(
+        "Berth peak memory, PSS (MB)", "< 200", peak if isinstance(peak, float) else None, 200, True
+    )
+    return rows
+
+
+def render(run: Run, command: str, args: argparse.Namespace, chart: Path) -> str:
+    notes = run.notes
+    return "\n".join(
+        [
+            f"Measured {notes['date']} on {notes['machine']}; Berth with "
+            f"{args.berth_workers} worker(s); medians of {args.repeats} repeats.",
+            "",
+            "```",
+            command,
+            "```",
+            "",
+            report.results_table(run.workloads, run.samples),
+            "",
+            "Bounds of this machine, measured in the same run on the same blob:",
+            "",
+            report.bounds_table(run.bounds),
+            "",
+            f"Berth's memory (PSS summed over its processes, so pages the workers share with the "
+            f"main process count once): {notes['berth RSS before rates MB']:.0f} MB before and "
+            f"{notes['berth RSS after rates MB']:.0f} MB after "
+            f"{notes.get('requests berth', 0):,} manifest requests; peak "
+            f"{notes['berth peak RSS MB']:.0f} MB over the whole run (largest single process: "
+            f"{notes['berth peak single-process RSS MB']:.0f} MB RSS).",
+            "",
+            "Requests each listing took (a registry that ignores `n` answers in one page): "
+            + "; ".join(
+                f"{k.replace(' pages: ', ': ')} = {v}" for k, v in notes.items() if " pages: " in k
+            )
+            + ".",
+            "",
+            f"![Berth / distribution]({chart.name})",
+            "",
+            report.targets_table(targets_met(run)),
+            "",
+            f"Raw samples: `{display(args.json)}`.",
+        ]
+    )
+
+
+def display(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, short rate runs")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--berth-workers", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "performance.md")
+    parser.add_argument("--chart", type=Path, default=REPO_ROOT / "docs" / "performance.png")
+    parser.add_argument(
+        "--json", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "bench.json"
+    )
+    parser.add_argument("--work-dir", type=Path, help="where blobs and registry data go (tmp)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    command = shlex.join(["python", "benchmarks/run.py", *argv])
+    sizes = QUICK if args.quick else FULL
+    with tempfile.TemporaryDirectory(prefix="berth-bench-", dir=args.work_dir) as temporary:
+        Path(temporary).chmod(0o755)  # nginx's workers (user nobody) read the blob in it
+        run = Run(sizes, Path(temporary))
+        run.notes["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        run.notes["machine"] = (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}"
+        )
+        print("measuring this machine's bounds", flush=True)
+        measure_bounds(run, args.repeats)
+        targets = start(run, args.berth_workers)
+        sampler = servers.RssSampler(targets[0].server)
+        try:
+            measure(run, targets, args.repeats)
+        finally:
+            run.notes["berth peak RSS MB"] = sampler.close() / 1e6
+            run.notes["berth peak single-process RSS MB"] = sampler.peak_rss / 1e6
+            for target in targets:
+                target.server.stop()
+    results = {"command": command, "notes": run.notes, "bounds": run.bounds}
+    results |= {"sizes": sizes.__dict__, "samples": run.samples}
+    report.write_json(args.json, results)
+    report.chart(args.chart, run.workloads, run.samples)
+    section = render(run, command, args, args.chart)
+    report.write_section(args.out, section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
