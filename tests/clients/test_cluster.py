@@ -3,8 +3,10 @@
 The nodes share nothing but the database, the bucket and their settings (master key, root keys,
 account id); each has its own data directory. The tests run in order on one cluster: pushes on one
 node and pulls on another, a chunked upload that moves between nodes, and a node killed with
-SIGKILL mid-push while the client retries elsewhere. The last test pulls every acknowledged image
-back from every node.
+SIGKILL mid-push while the client retries elsewhere. All along, the background jobs run on every
+node, one at a time, far more often than in production: garbage collection (every 0.3 s, 5 s grace)
+and upload expiry (every 0.5 s, uploads idle for 15 s). Then every acknowledged image is pulled
+back from every node, and no upload the killed node left behind survives the expiry job.
 """
 
 from __future__ import annotations
@@ -24,23 +26,28 @@ from typing import Any
 
 import boto3
 import httpx
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from postgres import PostgresServer, new_database
 from seaweedfs import SeaweedFS
 
+from .cluster_images import (
+    Image,
+    check_blob,
+    check_image,
+    gzipped,
+    layered_layout,
+    push_raw,
+    with_digest,
+)
 from .conftest import REGION, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, RegistryServer
 from .images import (
-    OCI_CONFIG,
-    OCI_INDEX,
-    OCI_MANIFEST,
     Layout,
-    canonical_json,
     layout_digest,
     sha256_digest,
-    write_blob,
     write_image_layout,
-    write_index_file,
 )
 from .test_skopeo import skopeo
 
@@ -53,20 +60,18 @@ pytestmark = [
 MIB = 1024 * 1024
 TIMEOUT = 60.0
 PREFIX = "cluster"
-RAW_LAYER = "application/vnd.oci.image.layer.v1.tar"
 BIG_LAYER = 48 * MIB
+GC_GRACE_SECONDS = 5
+UPLOAD_IDLE_SECONDS = 15
+JOBS = {
+    "BERTH_GC_INTERVAL_SECONDS": "0.3",
+    "BERTH_GC_GRACE_SECONDS": str(GC_GRACE_SECONDS),
+    "BERTH_UPLOAD_EXPIRY_INTERVAL_SECONDS": "0.5",
+    "BERTH_UPLOAD_EXPIRY_SECONDS": str(UPLOAD_IDLE_SECONDS),
+}
 PAUSE_AFTER = 24 * MIB
 """The killed PATCH stops here, after S3 has parts of it (a part is 5 MiB)."""
 _FORM_TOKEN = re.compile(r'name="token" value="([^"]+)"')
-
-
-@dataclass(frozen=True)
-class Image:
-    """An image a client was told is stored: its repository, tag and manifest digest."""
-
-    repository: str
-    tag: str
-    digest: str
 
 
 @dataclass
@@ -113,6 +118,7 @@ def _node_env(s3: SeaweedFS, bucket: str, database_url: str, master_key: str) ->
         "BERTH_S3_REGION": options["region"],
         "BERTH_S3_ACCESS_KEY_ID": options["access_key_id"],
         "BERTH_S3_SECRET_ACCESS_KEY": options["secret_access_key"],
+        **JOBS,
     }
 
 
@@ -189,62 +195,6 @@ def _pull(cluster: Cluster, node: str, image: Image, destination: Path) -> str:
         source, f"oci:{destination}:{image.tag}",
     )  # fmt: skip
     return layout_digest(destination, image.tag)
-
-
-def _big_layout(root: Path, tag: str, size: int) -> Layout:
-    """An image of one incompressible layer of ``size`` bytes."""
-    layer = write_blob(root, os.urandom(size), RAW_LAYER)
-    config = write_blob(
-        root,
-        canonical_json({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}}),
-        OCI_CONFIG,
-    )
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": config.as_json(),
-        "layers": [layer.as_json()],
-    }
-    top = write_blob(root, canonical_json(manifest), OCI_MANIFEST)
-    write_index_file(root, top, tag)
-    return Layout(root, tag, top)
-
-
-def _check_blob(client: httpx.Client, repository: str, digest: str) -> str | None:
-    response = client.get(f"/v2/{repository}/blobs/{digest}", follow_redirects=True)
-    if response.status_code != 200:
-        return f"{client.base_url} blob {digest} of {repository}: {response.status_code}"
-    if sha256_digest(response.content) != digest:
-        return f"{client.base_url} blob {digest} of {repository} reads back different bytes"
-    return None
-
-
-def _check_image(client: httpx.Client, image: Image) -> list[str]:
-    """Pull an image with every blob it names, checking every digest; the problems found."""
-    accept = ", ".join([OCI_MANIFEST, OCI_INDEX])
-    pending, problems = [image.tag], []
-    while pending:
-        reference = pending.pop()
-        response = client.get(
-            f"/v2/{image.repository}/manifests/{reference}", headers={"Accept": accept}
-        )
-        where = f"{client.base_url} {image.repository}:{reference}"
-        if response.status_code != 200:
-            problems.append(f"{where}: {response.status_code} {response.text[:200]}")
-            continue
-        digest = sha256_digest(response.content)
-        if reference == image.tag and digest != image.digest:
-            problems.append(f"{where} is {digest}, pushed {image.digest}")
-        manifest = json.loads(response.content)
-        pending += [child["digest"] for child in manifest.get("manifests", [])]
-        for blob in [manifest.get("config"), *manifest.get("layers", [])]:
-            if blob is not None:
-                problems.append(_check_blob(client, image.repository, blob["digest"]) or "")
-    return [problem for problem in problems if problem]
-
-
-def _with_digest(location: str, digest: str) -> str:
-    return f"{location}{'&' if '?' in location else '?'}digest={digest}"
 
 
 def _ecr(server: RegistryServer, key: str, secret: str) -> Any:
@@ -377,15 +327,52 @@ def test_a_chunked_upload_started_on_a_finishes_on_b(cluster: Cluster) -> None:
         )
         assert second.status_code == 202, second.text
         done = b.put(
-            _with_digest(second.headers["Location"], digest),
+            with_digest(second.headers["Location"], digest),
             content=data[cut_b:],
             headers={"Content-Type": "application/octet-stream"},
         )
         assert done.status_code == 201, done.text
         assert done.headers["Docker-Content-Digest"] == digest
         for client in (a, b, c):
-            assert _check_blob(client, repository, digest) is None
+            assert check_blob(client, repository, digest) is None
     assert not cluster.upload_objects(), "a finished upload left its parts in S3"
+
+
+def _stored(cluster: Cluster, digest: str) -> bool:
+    hex_digest = digest.removeprefix("sha256:")
+    key = f"{PREFIX}/blobs/sha256/{hex_digest[:2]}/{hex_digest}"
+    listing = cluster.s3.client().list_objects_v2(Bucket=cluster.bucket, Prefix=key)
+    return bool(listing.get("Contents"))
+
+
+def test_gc_during_pushes_deletes_garbage_and_nothing_referenced(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """An image is deleted; while its unshared layer waits out the grace period and goes, pushes
+    through A and C go on reusing its other layer, which must stay."""
+    repository = "cluster/gc"
+    shared, unshared = gzipped(2 * MIB), gzipped(MIB)
+    doomed = _push(
+        cluster, "b", layered_layout(tmp_path / "doomed", "doomed", [shared, unshared]), repository
+    )
+    cluster.acknowledged.remove(doomed)
+    with cluster.client("c") as c:
+        deleted = c.delete(f"/v2/{repository}/manifests/{doomed.digest}")
+    assert deleted.status_code == 202, deleted.text
+    deadline = time.monotonic() + GC_GRACE_SECONDS + 60
+    pushes = 0
+    while _stored(cluster, sha256_digest(unshared)):
+        assert time.monotonic() < deadline, "GC never removed the deleted image's own layer"
+        layers = [shared, gzipped(256 * 1024)]
+        layout = layered_layout(tmp_path / f"keep-{pushes}", f"keep-{pushes}", layers)
+        _push(cluster, "ac"[pushes % 2], layout, repository)
+        pushes += 1
+    assert pushes >= 2, "the pushes did not overlap garbage collection"
+    assert _stored(cluster, sha256_digest(shared))
+    with cluster.client("b") as b:
+        kept = [image for image in cluster.acknowledged if image.repository == repository]
+        problems = [problem for image in kept for problem in check_image(b, image)]
+    assert not problems, "\n".join(problems)
 
 
 class _HeldPush:
@@ -425,41 +412,6 @@ class _HeldPush:
             self.holding.set()
 
 
-def _push_raw(client: httpx.Client, repository: str, tag: str, layer: bytes) -> Image:
-    """The whole push again, the way a client retries: config, layer, manifest."""
-    config = canonical_json({"architecture": "amd64", "os": "linux", "retry": tag})
-    for blob in (config, layer):
-        started = client.post(f"/v2/{repository}/blobs/uploads/")
-        assert started.status_code == 202, started.text
-        done = client.put(
-            _with_digest(started.headers["Location"], sha256_digest(blob)),
-            content=blob,
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        assert done.status_code == 201, done.text
-    manifest = canonical_json(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": OCI_CONFIG,
-                "digest": sha256_digest(config),
-                "size": len(config),
-            },
-            "layers": [
-                {"mediaType": RAW_LAYER, "digest": sha256_digest(layer), "size": len(layer)}
-            ],
-        }
-    )
-    response = client.put(
-        f"/v2/{repository}/manifests/{tag}",
-        content=manifest,
-        headers={"Content-Type": OCI_MANIFEST},
-    )
-    assert response.status_code == 201, response.text
-    return Image(repository, tag, sha256_digest(manifest))
-
-
 def _wait_for_parts(cluster: Cluster, upload_id: str) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not any(f"/{upload_id}/part-" in key for key in cluster.upload_objects()):
@@ -492,11 +444,11 @@ def test_node_a_killed_mid_push_and_the_client_retries_through_c(
         status = c.get(held.location)
         assert status.status_code == 204, status.text
         assert status.headers["Range"] == "0-0", "node C sees bytes A never acknowledged"
-        retried = _push_raw(c, repository, "retried", layer)
+        retried = push_raw(c, repository, "retried", layer)
     cluster.acknowledged.append(retried)
     with cluster.client("b") as b:
-        assert not _check_image(b, retried)
-        assert not _check_image(b, before)
+        assert not check_image(b, retried)
+        assert not check_image(b, before)
         tags = b.get(f"/v2/{repository}/tags/list").json()["tags"]
     assert sorted(tags) == ["before", "retried"]
 
@@ -510,7 +462,7 @@ def test_every_acknowledged_image_pulls_intact_from_every_node(
     for name in cluster.nodes:
         with cluster.client(name) as client:
             for image in cluster.acknowledged:
-                problems += _check_image(client, image)
+                problems += check_image(client, image)
     assert not problems, "\n".join(problems)
     last = cluster.acknowledged[-2]
     for name in cluster.nodes:
@@ -523,3 +475,32 @@ def test_only_the_killed_upload_left_objects_behind(cluster: Cluster) -> None:
     assert not s3.list_multipart_uploads(Bucket=cluster.bucket).get("Uploads")
     owners = {key.split("/")[2] for key in cluster.upload_objects()}
     assert owners <= set(cluster.abandoned), owners - set(cluster.abandoned)
+
+
+def _upload_rows(cluster: Cluster) -> int:
+    url = make_url(cluster.database_url)
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as conn:
+        row = conn.execute("SELECT count(*) FROM uploads").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_no_orphaned_upload_survives_the_expiry_job(cluster: Cluster) -> None:
+    """The killed node's upload (its row, its parts) goes once idle; nothing else is left."""
+    assert cluster.abandoned, "the kill test left no upload behind to expire"
+    deadline = time.monotonic() + UPLOAD_IDLE_SECONDS + 60
+    s3 = cluster.s3.client()
+    while True:
+        left = {
+            "objects under uploads/": len(cluster.upload_objects()),
+            "multipart uploads": len(
+                s3.list_multipart_uploads(Bucket=cluster.bucket).get("Uploads", [])
+            ),
+            "upload rows": _upload_rows(cluster),
+        }
+        if not any(left.values()):
+            return
+        assert time.monotonic() < deadline, f"left after the expiry job: {left}"
+        time.sleep(0.5)
