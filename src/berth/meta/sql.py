@@ -60,6 +60,9 @@ _SQLITE_PRAGMAS = (
 )
 _WRITE = "berth_write"
 _NUL, _REPLACEMENT = "\x00", "\ufffd"
+_SQLITE_POOL = 3
+"""Pooled SQLite connections (and as many more on demand): each holds a thread and a page cache,
+and more readers than cores buy nothing."""
 _MIGRATION_LOCK = 0x6265727468  # "berth": the advisory lock key every node agrees on
 
 
@@ -253,7 +256,9 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
         # Every path here ends its own transaction; a second ROLLBACK on check-in is a wasted hop.
-        return create_async_engine(parsed, pool_reset_on_return=None)
+        return create_async_engine(
+            parsed, pool_reset_on_return=None, pool_size=_SQLITE_POOL, max_overflow=_SQLITE_POOL
+        )
     return create_async_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
