@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= berth-data
 
-.PHONY: serve test lint typecheck bench bench-quick system-deps bench-deps apt-install clean
+.PHONY: serve test lint typecheck bench bench-quick bench-s3 system-deps bench-deps apt-install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: $(STAMP) bench-deps
 
 bench-quick: $(STAMP) bench-deps
 	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)
+
+# Blob throughput on S3 (a SeaweedFS it starts) beside the filesystem; a section of docs/performance.md.
+bench-s3: $(STAMP)
+	$(BIN)/python benchmarks/s3_bench.py --out docs/performance.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

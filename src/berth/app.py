@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -356,6 +357,16 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> B
     return BerthApp(settings, clock)
 
 
-def app_from_environment() -> BerthApp:
-    """The factory each server worker calls: settings come from BERTH_* variables."""
-    return create_app(load_settings())
+def app_from_environment() -> Any:
+    """The factory each server worker calls: settings come from BERTH_* variables.
+
+    Behind trusted proxies (``BERTH_TRUSTED_PROXIES``) the client address and scheme come from
+    their ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers, so ``aws:SourceIp`` and
+    ``aws:SecureTransport`` describe the real client.
+    """
+    settings = load_settings()
+    berth = create_app(settings)
+    if not settings.trusted_proxies:
+        return berth
+    trusted = [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
+    return wrap_asgi_with_proxy_headers(berth, trusted_hosts=trusted)

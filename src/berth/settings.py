@@ -45,6 +45,10 @@ class Settings:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = field(default=None, repr=False)
     blob_redirect: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    trusted_proxies: str | None = None
+    http2: bool = True
     token_ttl_seconds: int = 12 * 3600
     upload_expiry_seconds: int = 24 * 3600
     upload_expiry_interval_seconds: float = 3600
@@ -66,6 +70,10 @@ class Settings:
         if self.account_id is None:
             raise SettingsError("the account id is not resolved yet")
         return self.account_id
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @property
     def resolved_storage_path(self) -> Path:
@@ -91,8 +99,8 @@ _FLOAT_FIELDS = {
     "lifecycle_interval_seconds",
     "gc_interval_seconds",
 }
-_PATH_FIELDS = {"data_dir", "storage_path"}
-_BOOL_FIELDS = {"blob_redirect"}
+_PATH_FIELDS = {"data_dir", "storage_path", "tls_cert", "tls_key"}
+_BOOL_FIELDS = {"blob_redirect", "http2"}
 _TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 
 
@@ -155,6 +163,8 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError(
             "set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"
         )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise SettingsError("set both BERTH_TLS_CERT and BERTH_TLS_KEY, or neither")
     if settings.master_key is not None:
         try:
             parse_master_key(settings.master_key)

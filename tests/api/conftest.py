@@ -24,8 +24,10 @@ def basic(token: str) -> str:
 
 
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[BerthApp]:
-    settings = load_settings(environ={}, data_dir=tmp_path, account_id=ACCOUNT_ID)
+async def app(tmp_path: Path, database_url: str | None) -> AsyncIterator[BerthApp]:
+    settings = load_settings(
+        environ={}, data_dir=tmp_path, account_id=ACCOUNT_ID, database_url=database_url
+    )
     berth = create_app(settings)
     await berth.startup()
     try:

@@ -60,8 +60,8 @@ async def open_app(
 
 
 @pytest.fixture
-async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[BerthApp]:
-    berth = await open_app(tmp_path, clock)
+async def app(tmp_path: Path, clock: Clock, database_url: str | None) -> AsyncIterator[BerthApp]:
+    berth = await open_app(tmp_path, clock, database_url)
     try:
         yield berth
     finally:

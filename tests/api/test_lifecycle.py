@@ -159,8 +159,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def berth(tmp_path: Path, clock: Clock) -> AsyncIterator[BerthApp]:
-    settings = load_settings(environ={}, data_dir=tmp_path, account_id=ACCOUNT_ID)
+async def berth(tmp_path: Path, clock: Clock, database_url: str | None) -> AsyncIterator[BerthApp]:
+    settings = load_settings(
+        environ={}, data_dir=tmp_path, account_id=ACCOUNT_ID, database_url=database_url
+    )
     app = create_app(settings, clock=clock)
     await app.startup()
     try:

@@ -24,8 +24,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[BerthApp]:
-    berth = await open_app(tmp_path, clock)
+async def app(tmp_path: Path, clock: Clock, database_url: str | None) -> AsyncIterator[BerthApp]:
+    berth = await open_app(tmp_path, clock, database_url)
     try:
         yield berth
     finally:

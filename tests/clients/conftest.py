@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -77,6 +78,10 @@ class RegistryServer:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    """Extra `berth serve` arguments (`--dev-tls`, `--tls-cert FILE`, ...)."""
+    ca_file: Path | None = None
+    """When set, the server speaks HTTPS with a certificate this CA signed."""
 
     @property
     def host(self) -> str:
@@ -84,7 +89,14 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.ca_file else 'http'}://{self.host}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What httpx needs to trust this server: a context holding its CA, or the defaults."""
+        if self.ca_file is None:
+            return True
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
     def requires_auth(self) -> bool:
@@ -115,6 +127,7 @@ class RegistryServer:
                 str(self.port),
                 "--data-dir",
                 str(self.data_dir),
+                *self.args,
             ]
         config = self.data_dir / "config.yml"
         config.write_text(
@@ -152,11 +165,11 @@ class RegistryServer:
                     f"{self.health_url()}; its output:\n{tail(self.stderr_path)}"
                 )
             try:
-                response = httpx.get(self.health_url(), timeout=2.0)
+                response = httpx.get(self.health_url(), timeout=2.0, verify=self.trust())
                 if response.status_code == 200:
                     return
                 last_error = f"HTTP {response.status_code}"
-            except httpx.TransportError as error:
+            except (httpx.TransportError, OSError) as error:
                 last_error = repr(error)
             time.sleep(0.1)
         self.kill()
@@ -164,6 +177,12 @@ class RegistryServer:
             f"{self.kind} did not answer 200 on {self.health_url()} within {START_TIMEOUT:.0f} s "
             f"(last: {last_error}); its output:\n{tail(self.stderr_path)}"
         )
+
+    def trust(self) -> ssl.SSLContext | bool:
+        """``verify`` once the CA exists (``--dev-tls`` makes it as the server starts)."""
+        if self.ca_file is not None and not self.ca_file.exists():
+            raise OSError(f"{self.ca_file} does not exist yet")
+        return self.verify
 
     def fetch_token(self) -> str:
         command = [str(BIN_DIR / "berth"), "token", "--data-dir", str(self.data_dir)]

@@ -12,6 +12,8 @@ import pytest
 
 from berth.errors import RepositoryAlreadyExistsError
 from berth.meta.base import (
+    AuditEvent,
+    AuditFilter,
     Manifest,
     MetaStore,
     Reference,
@@ -408,6 +410,19 @@ async def test_upload_crud_and_expired(meta_store: MetaStore) -> None:
         assert await tx.uploads.get("u1") is None
 
 
+async def test_upload_advances_only_from_the_size_it_holds(meta_store: MetaStore) -> None:
+    async with meta_store.transaction() as tx:
+        repo = await new_repository(tx)
+        await tx.uploads.create(Upload("u1", repo.id, 0, {}, at(0), at(0)))
+    async with meta_store.transaction() as tx:
+        assert await tx.uploads.advance("u1", 0, 10, {"n": 1}, at(1))
+        assert not await tx.uploads.advance("u1", 0, 20, {"n": 2}, at(2))
+        assert not await tx.uploads.advance("gone", 0, 20, {"n": 2}, at(2))
+        stored = await tx.uploads.get("u1")
+    assert stored is not None
+    assert (stored.size, stored.backend, stored.updated_at) == (10, {"n": 1}, at(1))
+
+
 # -- settings -----------------------------------------------------------------------------------
 
 
@@ -510,6 +525,49 @@ async def test_naive_timestamps_are_refused(meta_store: MetaStore) -> None:
     with pytest.raises(Exception, match="naive"):
         async with meta_store.transaction() as tx:
             await tx.blobs.put(digest(1), 1, datetime(2024, 1, 1))
+
+
+# -- text: the two databases compare and store strings alike ------------------------------------
+
+
+async def test_prefix_filters_are_case_sensitive(meta_store: MetaStore) -> None:
+    """SQLite's LIKE ignores ASCII case and PostgreSQL's does not: prefixes match exactly on both."""
+    events = [
+        AuditEvent(
+            T0, "root", "ecr:PutImage", f"arn:aws:ecr:us-east-1:1:repository/{name}", "allow"
+        )
+        for name in ("Team/web", "team/api", "50%_off")
+    ]
+    async with meta_store.transaction() as tx:
+        await tx.audit.add(events)
+    async with meta_store.read() as tx:
+
+        async def resources(prefix: str) -> list[str]:
+            found = await tx.audit.list(AuditFilter(resource_prefix=prefix))
+            return sorted(event.resource.rsplit("/", 1)[-1] for event in found)
+
+        assert await resources("arn:aws:ecr:us-east-1:1:repository/team") == ["api"]
+        assert await resources("arn:aws:ecr:us-east-1:1:repository/Team") == ["web"]
+        assert await resources("arn:aws:ecr:us-east-1:1:repository/50%_") == ["50%_off"]
+        assert await resources("arn:aws:ecr:us-east-1:1:repository/5_") == []
+
+
+async def test_a_nul_character_finds_nothing_and_is_stored_replaced(meta_store: MetaStore) -> None:
+    """PostgreSQL text cannot hold NUL; a lookup with one finds nothing, as on SQLite, and text
+    holding one is kept with U+FFFD in its place on both."""
+    async with meta_store.transaction() as tx:
+        await new_repository(tx, "web")
+        await tx.audit.add(
+            [AuditEvent(T0, "root", "ecr:PutImage", "web", "allow", message="a\x00b")]
+        )
+    async with meta_store.read() as tx:
+        assert await tx.repositories.get("web\x00") is None
+        assert await tx.uploads.get("\x00") is None
+        assert await tx.settings.get("\x00") is None
+        assert await tx.identities.users.get("\x00") is None
+        [event] = await tx.audit.list(AuditFilter(resource_prefix="web"))
+        assert await tx.audit.list(AuditFilter(resource_prefix="w\x00")) == []
+    assert event.message == "a\ufffdb"
 
 
 async def test_check(meta_store: MetaStore) -> None:

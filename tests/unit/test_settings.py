@@ -49,6 +49,22 @@ def test_unknown_key_in_file(tmp_path: Path) -> None:
         load_settings(config, {})
 
 
+def test_tls_files_come_in_pairs(tmp_path: Path) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    settings = load_settings(environ={"BERTH_TLS_CERT": str(cert), "BERTH_TLS_KEY": str(key)})
+    assert (settings.tls_cert, settings.tls_key, settings.tls) == (cert, key, True)
+    with pytest.raises(SettingsError, match="BERTH_TLS_KEY"):
+        load_settings(environ={"BERTH_TLS_CERT": str(cert)})
+    assert not load_settings(environ={}).tls
+
+
+def test_http2_can_be_turned_off() -> None:
+    assert load_settings(environ={}).http2 is True
+    assert load_settings(environ={"BERTH_HTTP2": "false"}).http2 is False
+    with pytest.raises(SettingsError, match="http2"):
+        load_settings(environ={"BERTH_HTTP2": "sometimes"})
+
+
 def test_background_job_settings() -> None:
     defaults = load_settings(environ={})
     assert (defaults.gc_interval_seconds, defaults.gc_grace_seconds) == (3600, 86400)

@@ -37,8 +37,10 @@ async def sign_in(client: httpx.AsyncClient, key_id: str, secret: str) -> httpx.
 
 
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[BerthApp]:
-    settings = load_settings(environ={}, data_dir=tmp_path, account_id=ACCOUNT_ID)
+async def app(tmp_path: Path, database_url: str | None) -> AsyncIterator[BerthApp]:
+    settings = load_settings(
+        environ={}, data_dir=tmp_path, account_id=ACCOUNT_ID, database_url=database_url
+    )
     berth = create_app(settings)
     await berth.startup()
     try:

@@ -133,6 +133,8 @@ async def test_a_repository_shows_images_tags_and_pull_commands(
     assert "MUTABLE" in page.text
     filtered = await root.get("/ui/repositories/team/web", params={"tag": "arm"})
     assert "1.0-arm64" in filtered.text and "team/web:latest" not in filtered.text
+    shouting = await root.get("/ui/repositories/team/web", params={"tag": "ARM"})
+    assert "1.0-arm64" in shouting.text, "the tag filter ignores case on every database"
 
 
 async def test_an_unknown_or_invalid_repository_is_a_page_not_a_crash(

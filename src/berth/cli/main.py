@@ -59,6 +59,12 @@ def main(
     ctx.obj = AwsOptions(profile, region, endpoint_url, output, query, not no_verify_ssl)
 
 
+_H2_STREAM_WINDOW = 4 << 20
+_H2_CONNECTION_WINDOW = 16 << 20
+"""HTTP/2 flow-control windows: a client may send this much before Berth reads it. Larger than
+granian's 1 MiB, they halve the time of an HTTP/2 push; they bound the memory one upload (and one
+connection) can hold in buffers."""
+
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where data is kept.")]
 
@@ -82,17 +88,39 @@ async def _prepare(settings: Settings) -> None:
 
 @app.command()
 def serve(
+    *,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
     workers: Annotated[int | None, typer.Option(help="Server worker processes.")] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this PEM certificate.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="The PEM private key of --tls-cert.")
+    ] = None,
+    dev_tls: Annotated[
+        bool,
+        typer.Option(
+            "--dev-tls", help="Serve HTTPS with a local CA and certificate kept in DATA_DIR/tls."
+        ),
+    ] = False,
 ) -> None:
     """Run the registry."""
     from berth.app import resolve_account, root_credentials  # noqa: PLC0415 (see above)
 
-    settings = _settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
+    settings = _settings(
+        config,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        workers=workers,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = _with_tls(settings, dev_tls)
     settings = resolve_account(settings)
     credentials = root_credentials(settings)
     if credentials.created:
@@ -112,6 +140,9 @@ def serve(
     }
     if config is not None:
         environment["BERTH_CONFIG"] = str(config.resolve())
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        environment["BERTH_TLS_CERT"] = str(settings.tls_cert.resolve())
+        environment["BERTH_TLS_KEY"] = str(settings.tls_key.resolve())
     os.environ.update(environment)
     try:
         asyncio.run(_prepare(settings))
@@ -119,13 +150,40 @@ def serve(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     console.print(f"Account {settings.account}, region {settings.region}")
-    console.print(f"Berth listening on http://{settings.host}:{settings.port}")
+    scheme = "https" if settings.tls else "http"
+    console.print(f"Berth listening on {scheme}://{_authority(settings)}")
     _run_server(settings)
+
+
+def _authority(settings: Settings) -> str:
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "localhost"
+    return f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"
+
+
+def _with_tls(settings: Settings, dev_tls: bool) -> Settings:
+    """Settings naming the certificate to serve: --tls-cert/--tls-key, or --dev-tls's own."""
+    if dev_tls and settings.tls:
+        console.print("[red]error:[/red] --dev-tls makes its own certificate; drop --tls-cert")
+        raise typer.Exit(2)
+    if dev_tls:
+        from berth.cli.devtls import dev_names, ensure_dev_tls, trust_instructions  # noqa: PLC0415
+
+        made = ensure_dev_tls(settings.data_dir, dev_names(settings.host))
+        if made.created_ca:
+            console.print(f"Created a development CA in {made.folder}")
+        console.print(trust_instructions(made, _authority(settings)), soft_wrap=True, markup=False)
+        return settings.with_overrides(tls_cert=made.server_cert, tls_key=made.server_key)
+    for path in (settings.tls_cert, settings.tls_key):
+        if path is not None and not path.is_file():
+            console.print(f"[red]error:[/red] TLS file {path} does not exist")
+            raise typer.Exit(2)
+    return settings
 
 
 def _run_server(settings: Settings) -> None:
     from granian import Granian  # noqa: PLC0415
-    from granian.constants import Interfaces  # noqa: PLC0415
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols  # noqa: PLC0415
+    from granian.http import HTTP2Settings  # noqa: PLC0415
 
     Granian(
         target="berth.app:app_from_environment",
@@ -135,6 +193,14 @@ def _run_server(settings: Settings) -> None:
         interface=Interfaces.ASGI,
         workers=settings.workers,
         log_level=settings.log_level,  # type: ignore[arg-type]
+        http=HTTPModes.auto if settings.http2 else HTTPModes.http1,
+        http2_settings=HTTP2Settings(
+            initial_connection_window_size=_H2_CONNECTION_WINDOW,
+            initial_stream_window_size=_H2_STREAM_WINDOW,
+        ),
+        ssl_cert=settings.tls_cert,
+        ssl_key=settings.tls_key,
+        ssl_protocol_min=SSLProtocols.tls12,
     ).serve()
 
 

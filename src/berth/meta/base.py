@@ -259,6 +259,13 @@ class UploadStore(Protocol):
         self, upload_id: str, size: int, backend: dict[str, Any], at: datetime
     ) -> None: ...
 
+    async def advance(
+        self, upload_id: str, from_size: int, size: int, backend: dict[str, Any], at: datetime
+    ) -> bool:
+        """Update the upload only if it still holds ``from_size`` bytes; False if another
+        request (on any node) moved it on first."""
+        ...
+
     async def delete(self, upload_id: str) -> None: ...
 
     async def expired(self, updated_before: datetime, limit: int) -> builtins.list[Upload]: ...

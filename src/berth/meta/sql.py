@@ -1,7 +1,9 @@
 """The metadata store on SQLite or PostgreSQL (SQLAlchemy Core, async).
 
 Every difference between the two databases lives here: URLs and drivers, connection set-up,
-how a write transaction begins, how writers are serialised, how migrations are locked.
+how a write transaction begins, how writers are serialised, how migrations are locked, and what
+text a database can hold (PostgreSQL's cannot hold NUL: every bound string, on both, carries
+U+FFFD in its place, so a lookup with one finds nothing and stored text keeps the rest).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys = ON",
 )
 _WRITE = "berth_write"
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
 _SQLITE_POOL = 3
 """Pooled SQLite connections (and as many more on demand): each holds a thread and a page cache,
 and more readers than cores buy nothing."""
@@ -117,6 +120,7 @@ class SqlMetaStore:
         self._sqlite = engine.dialect.name == "sqlite"
         self._insert: InsertFactory = sqlite.insert if self._sqlite else postgresql.insert
         self._writer = engine.execution_options(**{_WRITE: True})
+        _replace_nul(engine)
         if self._sqlite:
             self._reader = engine
             _configure_sqlite(engine)
@@ -208,6 +212,34 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _replace_nul(engine: AsyncEngine) -> None:
+    """Bound strings with NUL carry U+FFFD instead, on both databases (see the module docstring)."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def replace(
+        _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+    ) -> tuple[str, Any]:
+        if many:
+            return statement, [_without_nul(row) for row in parameters]
+        return statement, _without_nul(parameters)
+
+
+def _without_nul(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        if any(isinstance(v, str) and _NUL in v for v in parameters.values()):
+            return {k: _clean(v) for k, v in parameters.items()}
+        return parameters
+    if isinstance(parameters, tuple | list) and any(
+        isinstance(v, str) and _NUL in v for v in parameters
+    ):
+        return type(parameters)(_clean(v) for v in parameters)
+    return parameters
+
+
+def _clean(value: Any) -> Any:
+    return value.replace(_NUL, _REPLACEMENT) if isinstance(value, str) else value
 
 
 def _generation_for(url: str) -> WriteGeneration:

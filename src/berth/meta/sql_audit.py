@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth.meta.base import AuditEvent, AuditFilter
 from berth.meta.schema import audit_events
+from berth.meta.sql_common import starts_with
 
 __all__ = ["SqlAuditStore"]
 
@@ -53,7 +54,7 @@ def _conditions(where: AuditFilter, before_id: int | None) -> list[Any]:
     if where.outcome:
         conditions.append(_a.c.outcome == where.outcome)
     if where.resource_prefix:
-        conditions.append(_a.c.resource.startswith(where.resource_prefix, autoescape=True))
+        conditions.append(starts_with(_a.c.resource, where.resource_prefix))
     if where.since is not None:
         conditions.append(_a.c.at >= where.since)
     if where.until is not None:

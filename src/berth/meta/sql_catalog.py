@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from berth.meta.catalog import ImageSummary, RepositorySort, RepositorySummary
 from berth.meta.schema import manifest_references, manifests, repositories, tags
-from berth.meta.sql_common import AnyRow
+from berth.meta.sql_common import AnyRow, contains_any_case
 
 __all__ = ["SqlCatalogReader"]
 
@@ -89,7 +89,7 @@ def _summary(row: AnyRow) -> RepositorySummary:
 
 
 def _searched(query: Select[Any], search: str) -> Select[Any]:
-    return query.where(_r.c.name.contains(search, autoescape=True)) if search else query
+    return query.where(contains_any_case(_r.c.name, search)) if search else query
 
 
 class SqlCatalogReader:
@@ -123,7 +123,7 @@ class SqlCatalogReader:
         query = select(_m).where(_m.c.repository_id == repository_id)
         if tag:
             tagged = select(_t.c.digest).where(
-                _t.c.repository_id == repository_id, _t.c.name.contains(tag, autoescape=True)
+                _t.c.repository_id == repository_id, contains_any_case(_t.c.name, tag)
             )
             query = query.where(_m.c.digest.in_(tagged))
         query = query.order_by(_m.c.pushed_at.desc(), _m.c.digest).offset(offset).limit(limit)

@@ -1,14 +1,15 @@
-"""What the per-aggregate SQL stores share: the dialect's INSERT (chosen in ``sql.py``)."""
+"""What the per-aggregate SQL stores share: the dialect's INSERT (chosen in ``sql.py``), and text
+matching that means the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, Table
+from sqlalchemy import ColumnElement, Row, Table, and_, func
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["AnyRow", "Insert", "InsertFactory"]
+__all__ = ["AnyRow", "Insert", "InsertFactory", "contains_any_case", "starts_with"]
 
 Insert: TypeAlias = sqlite.Insert | postgresql.Insert
 """An INSERT with ``on_conflict_do_nothing`` / ``on_conflict_do_update`` (same API on both)."""
@@ -16,3 +17,20 @@ Insert: TypeAlias = sqlite.Insert | postgresql.Insert
 InsertFactory: TypeAlias = Callable[[Table], Insert]
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+
+def starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """``column`` begins with ``prefix``, case and all, on both databases.
+
+    SQLite's LIKE ignores ASCII case and PostgreSQL's does not; the LIKE narrows the search (and
+    can use an index on PostgreSQL), the comparison of the first characters makes it exact.
+    """
+    return and_(
+        column.startswith(prefix, autoescape=True),
+        func.substr(column, 1, len(prefix)) == prefix,
+    )
+
+
+def contains_any_case(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
+    """``column`` contains ``text``, ignoring case, on both databases (a search box's match)."""
+    return column.icontains(text, autoescape=True)

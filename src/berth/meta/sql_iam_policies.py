@@ -24,7 +24,7 @@ from berth.meta.schema import (
     iam_roles,
     iam_users,
 )
-from berth.meta.sql_common import AnyRow, InsertFactory
+from berth.meta.sql_common import AnyRow, InsertFactory, starts_with
 
 __all__ = ["SqlInlinePolicyStore", "SqlManagedPolicyStore"]
 
@@ -148,7 +148,7 @@ class SqlManagedPolicyStore:
     ) -> list[ManagedPolicy]:
         query = _policies().order_by(_p.c.name_key).limit(limit)
         if path_prefix != "/":
-            query = query.where(_p.c.path.startswith(path_prefix, autoescape=True))
+            query = query.where(starts_with(_p.c.path, path_prefix))
         if after is not None:
             query = query.where(_p.c.name_key > after.lower())
         if only_attached:

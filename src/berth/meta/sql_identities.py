@@ -24,7 +24,7 @@ from berth.meta.identities import (
     UserStore,
 )
 from berth.meta.schema import iam_group_members, iam_groups, iam_roles, iam_users
-from berth.meta.sql_common import AnyRow, InsertFactory
+from berth.meta.sql_common import AnyRow, InsertFactory, starts_with
 from berth.meta.sql_iam_credentials import (
     SqlAccessKeyStore,
     SqlLoginProfileStore,
@@ -164,7 +164,7 @@ class _NamedTable(Generic[E]):
     ) -> list[E]:
         query = select(self._t).order_by(self._t.c.name_key).limit(limit)
         if path_prefix != "/":
-            query = query.where(self._t.c.path.startswith(path_prefix, autoescape=True))
+            query = query.where(starts_with(self._t.c.path, path_prefix))
         if after is not None:
             query = query.where(self._t.c.name_key > after.lower())
         return [self._entity(row) for row in await self._conn.execute(query)]

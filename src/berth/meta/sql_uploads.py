@@ -62,6 +62,16 @@ class SqlUploadStore:
             .values(size=size, backend=backend, updated_at=at)
         )
 
+    async def advance(
+        self, upload_id: str, from_size: int, size: int, backend: dict[str, Any], at: datetime
+    ) -> bool:
+        result = await self._conn.execute(
+            _u.update()
+            .where(_u.c.id == upload_id, _u.c.size == from_size)
+            .values(size=size, backend=backend, updated_at=at)
+        )
+        return bool(result.rowcount)
+
     async def delete(self, upload_id: str) -> None:
         await self._conn.execute(_u.delete().where(_u.c.id == upload_id))
 

@@ -3,7 +3,9 @@
 Bytes go to the BlobStore as they arrive and are hashed in the same worker-thread call; the
 hash state is kept in this process so a chunked upload is hashed once. If another node (or a
 restart) continues an upload, the bytes are re-read and hashed at completion instead. A blob
-becomes visible only after its digest is verified and its row is committed.
+becomes visible only after its digest is verified and its row is committed. Behind a load
+balancer most uploads finish on another node than the one that hashed their start, so the hash
+states kept here are capped (the oldest go first), and a lock exists only while it is in use.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
@@ -34,12 +37,20 @@ from berth.types import Digest
 __all__ = ["UploadService"]
 
 _DEFAULT_ALGORITHM = "sha256"
+_KEPT_HASHES = 4096
+"""Hash states of unfinished uploads kept per process; one evicted costs a re-read at the end."""
 
 
 @dataclass(slots=True)
 class _Hashing:
     size: int
     hasher: hashlib._Hash
+
+
+@dataclass(slots=True)
+class _Exclusive:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 class UploadService:
@@ -55,7 +66,7 @@ class UploadService:
         self.clock = clock
         self.telemetry = telemetry or NoTelemetry()
         self._hashing: dict[str, _Hashing] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _Exclusive] = {}
         self._linked: ReadCache[Blob] = ReadCache(meta)
 
     async def start(self, repository: Repository) -> Upload:
@@ -65,7 +76,7 @@ class UploadService:
         upload = Upload(upload_id, repository.id, state.size, state.backend, now, now)
         async with self.meta.transaction() as tx:
             await tx.uploads.create(upload)
-        self._hashing[upload_id] = _Hashing(0, hashlib.new(_DEFAULT_ALGORITHM))
+        self._keep_hash(upload_id, _Hashing(0, hashlib.new(_DEFAULT_ALGORITHM)))
         self.telemetry.upload_started()
         return upload
 
@@ -78,6 +89,10 @@ class UploadService:
                 detail={"upload": upload_id[:100]},
             )
         return upload
+
+    async def _stored(self, upload_id: str) -> Upload | None:
+        async with self.meta.read() as tx:
+            return await tx.uploads.get(upload_id)
 
     async def append(
         self,
@@ -122,7 +137,7 @@ class UploadService:
         """A monolithic upload (POST with ?digest=): one request, verified, committed."""
         upload = await self.start(repository)
         if digest.algorithm != _DEFAULT_ALGORITHM:
-            self._hashing[upload.id] = _Hashing(0, digest.hasher())
+            self._keep_hash(upload.id, _Hashing(0, digest.hasher()))
         try:
             upload = await self._append(upload, chunks, None)
             return await self._commit(repository, upload, digest)
@@ -168,11 +183,23 @@ class UploadService:
         async with self.meta.transaction() as tx:
             return await tx.blobs.unlink(repository.id, str(digest))
 
-    def _lock(self, upload_id: str) -> asyncio.Lock:
-        lock = self._locks.get(upload_id)
-        if lock is None:
-            lock = self._locks[upload_id] = asyncio.Lock()
-        return lock
+    @asynccontextmanager
+    async def _lock(self, upload_id: str) -> AsyncIterator[None]:
+        """One request at a time per upload in this process; the lock goes with its last user."""
+        entry = self._locks.setdefault(upload_id, _Exclusive())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                self._locks.pop(upload_id, None)
+
+    def _keep_hash(self, upload_id: str, hashing: _Hashing) -> None:
+        self._hashing[upload_id] = hashing
+        while len(self._hashing) > _KEPT_HASHES:
+            del self._hashing[next(iter(self._hashing))]
 
     async def _append(
         self, upload: Upload, chunks: AsyncIterable[bytes], length: int | None
@@ -193,11 +220,19 @@ class UploadService:
             raise SizeInvalidError(
                 f"Content-Range announced {length} bytes but {state.size - before.size} arrived"
             )
-        if hashing is not None:
-            hashing.size = state.size
         now = self.clock()
         async with self.meta.transaction() as tx:
-            await tx.uploads.update(upload.id, state.size, state.backend, now)
+            moved = await tx.uploads.advance(upload.id, before.size, state.size, state.backend, now)
+        if not moved:
+            self._hashing.pop(upload.id, None)
+            current = await self._stored(upload.id)
+            raise RangeInvalidError(
+                "another request appended to this upload at the same time; continue from where"
+                " it ends now",
+                detail={"size": 0 if current is None else current.size},
+            )
+        if hashing is not None:
+            hashing.size = state.size
         return Upload(
             upload.id, upload.repository_id, state.size, state.backend, upload.started_at, now
         )
@@ -257,4 +292,3 @@ class UploadService:
 
     def _forget(self, upload_id: str) -> None:
         self._hashing.pop(upload_id, None)
-        self._locks.pop(upload_id, None)

@@ -10,12 +10,20 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from berth.meta import migrations
+from berth.meta.migrations import alembic_config
 from berth.meta.schema import metadata
 from berth.meta.sql import SqlMetaStore, create_engine, open_meta_store
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_the_migrations_form_one_line() -> None:
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -52,7 +60,7 @@ async def test_open_meta_store_twice_is_harmless(tmp_path: Path) -> None:
     for _ in range(2):
         store = await open_meta_store(url)
         async with store.engine.connect() as conn:
-            assert await conn.run_sync(_revision) == "0004"
+            assert await conn.run_sync(_revision) == HEAD
         await store.close()
 
 
@@ -61,7 +69,7 @@ async def test_nodes_starting_at_once_migrate_once(postgresql_url: str) -> None:
     stores = await asyncio.gather(*(open_meta_store(postgresql_url) for _ in range(4)))
     try:
         async with stores[0].engine.connect() as conn:
-            assert await conn.run_sync(_revision) == "0004"
+            assert await conn.run_sync(_revision) == HEAD
     finally:
         for store in stores:
             await store.close()
