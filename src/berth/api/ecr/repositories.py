@@ -8,6 +8,7 @@ from berth.api.ecr.calls import (
     MAX_TAGS,
     Call,
     Result,
+    authorize_repository,
     check_registry,
     decode_token,
     encode_token,
@@ -146,15 +147,7 @@ async def describe_repositories(call: Call) -> Result:
 
 async def delete_repository(call: Call) -> Result:
     services = call.services
-    name, found = await find_repository(call)
-    await services.access.authorize(
-        call.principal,
-        "ecr:DeleteRepository",
-        call.arn(name),
-        context=resource_tag_context(found),
-        origin=call.origin,
-    )
-    repository = require_repository(call, name, found)
+    repository = await authorize_repository(call, "ecr:DeleteRepository")
     force = bool(call.params.get("force", False))
     await services.repositories.delete(repository, force=force, registry_id=call.account)
     return {"repository": repository_view(call, repository)}
@@ -162,15 +155,8 @@ async def delete_repository(call: Call) -> Result:
 
 async def put_image_tag_mutability(call: Call) -> Result:
     services = call.services
-    name, found = await find_repository(call)
-    await services.access.authorize(
-        call.principal,
-        "ecr:PutImageTagMutability",
-        call.arn(name),
-        context=resource_tag_context(found),
-        origin=call.origin,
-    )
-    repository = require_repository(call, name, found)
+    repository = await authorize_repository(call, "ecr:PutImageTagMutability")
+    name = repository.name
     updated = await services.repositories.update(repository, **_mutability(call.params))
     result: Result = {
         "registryId": call.account,
@@ -186,15 +172,8 @@ async def put_image_tag_mutability(call: Call) -> Result:
 
 async def put_image_scanning_configuration(call: Call) -> Result:
     services = call.services
-    name, found = await find_repository(call)
-    await services.access.authorize(
-        call.principal,
-        "ecr:PutImageScanningConfiguration",
-        call.arn(name),
-        context=resource_tag_context(found),
-        origin=call.origin,
-    )
-    repository = require_repository(call, name, found)
+    repository = await authorize_repository(call, "ecr:PutImageScanningConfiguration")
+    name = repository.name
     scan_on_push = bool(call.params["imageScanningConfiguration"].get("scanOnPush", False))
     await services.repositories.update(repository, scan_on_push=scan_on_push)
     return {
