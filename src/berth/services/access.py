@@ -9,7 +9,6 @@ within the cache's lifetime, no database round trip.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from berth.iam import AuthorizationRequest, Decision, NamedPolicy, Policy, Polic
 from berth.iam import parse_policy as parse
 from berth.meta.base import MetaStore, Repository
 from berth.services.audit import AuditLog, is_write
+from berth.services.cache import TtlCache
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.types import Principal
 
@@ -78,7 +78,9 @@ class _NoPolicies:
 class _Resource:
     policy: Policy | None
     tags: tuple[tuple[str, str], ...]
-    expires: float
+
+
+_NO_RESOURCE = _Resource(None, ())
 
 
 class AccessService:
@@ -100,7 +102,7 @@ class AccessService:
         self.clock = clock
         self.resolver = resolver
         self.audit = audit
-        self._resources: dict[str, _Resource] = {}
+        self._resources: TtlCache[_Resource] = TtlCache(_CACHE_SECONDS)
         self._parsed: dict[str, Policy | None] = {}
         self._formatted: tuple[int, str] = (-1, "")
 
@@ -175,7 +177,7 @@ class AccessService:
         context: RequestContext | None = None,
     ) -> bool:
         """``allows`` for a repository the caller has just read: its policy and tags as read."""
-        target = _Resource(self._policy(repository.policy), repository.resource_tags, 0.0)
+        target = _Resource(self._policy(repository.policy), repository.resource_tags)
         arn = self.repository_arn(repository.name)
         decision = await self._decide(principal, action, arn, target, context=context)
         return decision.allowed
@@ -193,7 +195,7 @@ class AccessService:
         """The engine's decision, with what AWS would weigh for this request."""
         target = await self._resource(resource)
         if resource_policy is not None:
-            target = _Resource(resource_policy, target.tags, target.expires)
+            target = _Resource(resource_policy, target.tags)
         return await self._decide(
             principal, action, resource, target, context=context, origin=origin
         )
@@ -250,7 +252,7 @@ class AccessService:
 
     def forget_resource(self, resource: str) -> None:
         """Drop a cached repository policy at once (after this node changed it)."""
-        self._resources.pop(resource, None)
+        self._resources.forget(resource)
 
     async def _policies(self, principal: Principal) -> PolicyView:
         if self.resolver is None or principal.is_root or principal.is_anonymous:
@@ -258,25 +260,17 @@ class AccessService:
         return await self.resolver.policies_for(principal)
 
     async def _resource(self, resource: str) -> _Resource:
-        now = time.monotonic()
-        cached = self._resources.get(resource)
-        if cached is not None and cached.expires > now:
-            return cached
-        found = await self._load_resource(resource, now + _CACHE_SECONDS)
-        if len(self._resources) > 10_000:
-            self._resources.clear()
-        self._resources[resource] = found
-        return found
+        return await self._resources.get_or_load(resource, lambda: self._load_resource(resource))
 
-    async def _load_resource(self, resource: str, expires: float) -> _Resource:
+    async def _load_resource(self, resource: str) -> _Resource:
         prefix = f"arn:aws:ecr:{self.region}:{self.account}{_REPOSITORY_PREFIX}"
         if not resource.startswith(prefix):
-            return _Resource(None, (), expires)
+            return _NO_RESOURCE
         async with self.meta.read() as tx:
             repository = await tx.repositories.get(resource.removeprefix(prefix))
         if repository is None:
-            return _Resource(None, (), expires)
-        return _Resource(self._policy(repository.policy), repository.resource_tags, expires)
+            return _NO_RESOURCE
+        return _Resource(self._policy(repository.policy), repository.resource_tags)
 
     def _policy(self, text: str | None) -> Policy | None:
         """A repository policy parsed once per distinct text."""

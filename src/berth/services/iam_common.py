@@ -7,7 +7,6 @@ import binascii
 import re
 import secrets
 import string
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ from berth.iam import Policy, PolicyKind, parse_policy
 from berth.meta.base import MetaStore
 from berth.meta.identities import Group, IdentityStore, OwnerKind, Role, Tags, User
 from berth.secrets import SecretBox
+from berth.services.cache import TtlCache
 
 __all__ = [
     "DEFAULT_MAX_ITEMS",
@@ -32,7 +32,6 @@ __all__ = [
     "IamContext",
     "Page",
     "PolicyCache",
-    "TtlCache",
     "check_name",
     "check_path",
     "check_tags",
@@ -48,7 +47,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-V = TypeVar("V")
 
 DEFAULT_MAX_ITEMS = 100
 MAX_TAGS = 50
@@ -167,29 +165,6 @@ def page_of(items: Sequence[T], limit: int, key: Callable[[T], str]) -> Page[T]:
     kept = tuple(items[:limit])
     marker = base64.urlsafe_b64encode(key(kept[-1]).encode()).decode().rstrip("=")
     return Page(kept, marker)
-
-
-class TtlCache(Generic[V]):
-    """Values kept for ``ttl`` seconds, all dropped at once by ``clear`` (on IAM writes)."""
-
-    def __init__(self, ttl: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl
-        self._monotonic = monotonic
-        self._values: dict[object, tuple[float, V]] = {}
-
-    def get(self, key: object) -> V | None:
-        found = self._values.get(key)
-        if found is None or found[0] < self._monotonic():
-            return None
-        return found[1]
-
-    def put(self, key: object, value: V) -> None:
-        if len(self._values) > 10_000:
-            self._values.clear()
-        self._values[key] = (self._monotonic() + self._ttl, value)
-
-    def clear(self) -> None:
-        self._values.clear()
 
 
 class PolicyCache:

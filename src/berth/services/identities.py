@@ -16,7 +16,8 @@ from berth.iam import NamedPolicy, Policy, PolicyKind, parse_policy
 from berth.meta.base import MetaStore
 from berth.meta.identities import IdentityStore, OwnerKind, Role, StsSession, User
 from berth.secrets import SecretBox
-from berth.services.iam_common import IamContext, TtlCache
+from berth.services.cache import TtlCache
+from berth.services.iam_common import IamContext
 from berth.services.iam_keys import ACTIVE, KEYS_PER_USER, CredentialAdmin
 from berth.services.iam_policies import (
     INLINE_LIMITS,
@@ -141,22 +142,20 @@ class IdentityService:
         if principal.is_root or principal.is_anonymous:
             return _NONE
         key = (principal.kind, principal.arn, principal.user_id, principal.access_key_id)
-        found = self._policies.get(key)
-        if found is None:
-            async with self._iam.meta.read() as tx:
-                found = await self._resolve(tx.identities, principal)
-            self._policies.put(key, found)
-        return found
+        return await self._policies.get_or_load(key, lambda: self._read_policies(principal))
+
+    async def _read_policies(self, principal: Principal) -> PrincipalPolicies:
+        async with self._iam.meta.read() as tx:
+            return await self._resolve(tx.identities, principal)
 
     async def access_key_active(self, access_key_id: str) -> bool:
         if access_key_id == self._root_key:
             return True
-        found = self._keys.get(access_key_id)
-        if found is None:
-            async with self._iam.meta.read() as tx:
-                found = await self._key_active(tx.identities, access_key_id)
-            self._keys.put(access_key_id, found)
-        return found
+        return await self._keys.get_or_load(access_key_id, lambda: self._read_key(access_key_id))
+
+    async def _read_key(self, access_key_id: str) -> bool:
+        async with self._iam.meta.read() as tx:
+            return await self._key_active(tx.identities, access_key_id)
 
     async def _key_active(self, ids: IdentityStore, access_key_id: str) -> bool:
         if access_key_id.startswith("ASIA"):
