@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
 import os
@@ -346,11 +347,20 @@ class BerthApp:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
+                _freeze_startup_objects()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _freeze_startup_objects() -> None:
+    """Keep what the server holds from start-up (modules, the app, its pools) out of garbage
+    collection: a full collection then scans only what requests left behind, a few milliseconds
+    instead of a pause of tens of milliseconds that stalls every request in flight."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> BerthApp:

@@ -1,3 +1,4 @@
+import gc
 import stat
 from pathlib import Path
 
@@ -57,3 +58,23 @@ async def test_tokens_survive_a_restart(tmp_path: Path) -> None:
     await again.startup()
     assert again.signer.verify(token).is_root
     await again.shutdown()
+
+
+async def test_a_server_start_freezes_what_start_up_made(tmp_path: Path) -> None:
+    app = create_app(load_settings(environ={}, data_dir=tmp_path, account_id="111111111111"))
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return next(messages)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+        if message["type"] == "lifespan.startup.complete":
+            assert gc.get_freeze_count() > 0
+
+    try:
+        await app({"type": "lifespan"}, receive, send)
+    finally:
+        gc.unfreeze()
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
