@@ -242,10 +242,10 @@ class BerthApp:
         aws = self._aws_context()
         router = Starlette(
             routes=[
+                Mount("/v2", app=RegistryAuthentication(registry, self._signer, settings.account)),
                 Route("/healthz", healthz, methods=["GET"]),
                 Route("/readyz", readyz, methods=["GET"]),
                 Route("/metrics", metrics, methods=["GET"]),
-                Mount("/v2", app=RegistryAuthentication(registry, self._signer, settings.account)),
                 Route("/", AwsFrontDoor(ecr_app(aws), query_app(aws)), methods=["POST"]),
                 Route("/", home, methods=["GET"]),
                 Mount(

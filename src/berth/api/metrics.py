@@ -52,6 +52,14 @@ def label_request(scope: Scope, surface: str, operation: str) -> None:
         labels.surface, labels.operation = surface, operation
 
 
+@dataclass(frozen=True, slots=True)
+class _RequestSeries:
+    requests: Counter
+    latency: Histogram
+    bytes_in: Counter
+    bytes_out: Counter
+
+
 class Metrics:
     """The Prometheus collectors of one app; also the services' ``Telemetry``."""
 
@@ -113,6 +121,7 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self._series: dict[tuple[str, str, int], _RequestSeries] = {}
 
     # -- Telemetry --------------------------------------------------------------------------------
 
@@ -135,13 +144,27 @@ class Metrics:
     def request(
         self, labels: RequestLabels, status: int, seconds: float, received: int, sent: int
     ) -> None:
-        surface, operation = labels.surface or "other", labels.operation or "unknown"
-        self.requests.labels(surface, operation, str(status)).inc()
-        self.latency.labels(surface, operation).observe(seconds)
+        key = (labels.surface or "other", labels.operation or "unknown", status)
+        series = self._series.get(key) or self._new_series(key)
+        series.requests.inc()
+        series.latency.observe(seconds)
         if received:
-            self.bytes_in.labels(surface).inc(received)
+            series.bytes_in.inc(received)
         if sent:
-            self.bytes_out.labels(surface).inc(sent)
+            series.bytes_out.inc(sent)
+
+    def _new_series(self, key: tuple[str, str, int]) -> _RequestSeries:
+        """The children of one label set, looked up once (``labels()`` costs a few microseconds
+        a call); the label sets are few and fixed, so this stays small."""
+        surface, operation, status = key
+        series = _RequestSeries(
+            self.requests.labels(surface, operation, str(status)),
+            self.latency.labels(surface, operation),
+            self.bytes_in.labels(surface),
+            self.bytes_out.labels(surface),
+        )
+        self._series[key] = series
+        return series
 
     def exposition(self, open_uploads: int | None) -> bytes:
         """The text format; with several workers, every worker's values added up."""

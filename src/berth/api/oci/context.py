@@ -50,7 +50,7 @@ def origin_of(request: Request) -> Origin:
     return Origin(
         source_ip=client.host if client is not None else "",
         request_id=request.headers.get("x-request-id", ""),
-        secure_transport=request.url.scheme == "https",
+        secure_transport=request.scope.get("scheme") == "https",
     )
 
 

@@ -22,24 +22,27 @@ __all__ = ["ROUTES", "registry_app"]
 _NAME = "/{name:path}"
 
 ROUTES = [
-    Route("/", listings.get_base, methods=["GET", "HEAD"]),
-    Route("/_catalog", listings.get_catalog, methods=["GET"]),
-    Route("/_downloads/{token}", downloads.get_download, methods=["GET"]),
-    Route(_NAME + "/tags/list", listings.list_tags, methods=["GET"]),
-    Route(_NAME + "/referrers/{digest}", listings.list_referrers, methods=["GET"]),
     Route(_NAME + "/manifests/{reference}", manifests.head_manifest, methods=["HEAD"]),
     Route(_NAME + "/manifests/{reference}", manifests.get_manifest, methods=["GET"]),
+    Route(_NAME + "/blobs/{digest}", blobs.head_blob, methods=["HEAD"]),
+    Route(_NAME + "/blobs/{digest}", blobs.get_blob, methods=["GET"]),
     Route(_NAME + "/manifests/{reference}", manifests.put_manifest, methods=["PUT"]),
     Route(_NAME + "/manifests/{reference}", manifests.delete_manifest, methods=["DELETE"]),
+    Route(_NAME + "/blobs/{digest}", blobs.delete_blob, methods=["DELETE"]),
     Route(_NAME + "/blobs/uploads/", uploads.start_upload, methods=["POST"]),
     Route(_NAME + "/blobs/uploads/{upload_id}", uploads.get_upload, methods=["GET"]),
     Route(_NAME + "/blobs/uploads/{upload_id}", uploads.patch_upload, methods=["PATCH"]),
     Route(_NAME + "/blobs/uploads/{upload_id}", uploads.complete_upload, methods=["PUT"]),
     Route(_NAME + "/blobs/uploads/{upload_id}", uploads.cancel_upload, methods=["DELETE"]),
-    Route(_NAME + "/blobs/{digest}", blobs.head_blob, methods=["HEAD"]),
-    Route(_NAME + "/blobs/{digest}", blobs.get_blob, methods=["GET"]),
-    Route(_NAME + "/blobs/{digest}", blobs.delete_blob, methods=["DELETE"]),
+    Route(_NAME + "/tags/list", listings.list_tags, methods=["GET"]),
+    Route(_NAME + "/referrers/{digest}", listings.list_referrers, methods=["GET"]),
+    Route("/_catalog", listings.get_catalog, methods=["GET"]),
+    Route("/_downloads/{token}", downloads.get_download, methods=["GET"]),
+    Route("/", listings.get_base, methods=["GET", "HEAD"]),
 ]
+"""Pulls first: Starlette tries routes in order, and no path matches two of these patterns (the
+last one or two segments tell them apart), so the order only decides how many it tries. A HEAD
+route stays before its GET route, which would also answer HEAD."""
 
 
 def registry_app(context: RegistryContext) -> Starlette:
