@@ -60,6 +60,15 @@ def bounds_table(bounds: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(cpu: dict[str, list[tuple[float, float]]]) -> str:
+    lines = ["| pull | server CPU s/GB | client CPU s/GB |", "| --- | ---: | ---: |"]
+    for name, pairs in cpu.items():
+        server = median([pair[0] for pair in pairs])
+        client = median([pair[1] for pair in pairs])
+        lines.append(f"| {name} | {_cell(server, 2)} | {_cell(client, 2)} |")
+    return "\n".join(lines)
+
+
 def targets_table(targets: list[tuple[str, str, float | None, bool | None]]) -> str:
     lines = ["| target | goal | measured | met |", "| --- | --- | ---: | --- |"]
     for name, goal, value, met in targets:

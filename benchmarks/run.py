@@ -1,6 +1,6 @@
 """Berth against CNCF distribution, side by side in one run: blobs, manifests, listings, skopeo.
 
-    python benchmarks/run.py [--quick] [--repeats 3] [--berth-workers 1]
+    python benchmarks/run.py [--quick] [--repeats 3] [--berth-workers 1] [--only blobs,rates]
 
 See benchmarks/README.md for what each figure means; `make bench` runs it as the docs show it.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shlex
 import shutil
 import sys
@@ -29,6 +30,8 @@ from seeding import seed_berth, seed_distribution
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
+GB = 1_000_000_000
+GROUPS = ("blobs", "rates", "listings", "skopeo")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Run:
         self.bounds: dict[str, list[float]] = {}
         self.blob = BlobFile(work / "blob.bin", sizes.blob_mib * MIB)
         self.notes: dict[str, object] = {}
+        self.cpu: dict[str, list[tuple[float, float]]] = {}
 
     def record(self, index: int, registry: str, value: float) -> None:
         name = self.workloads[index].name
@@ -89,6 +93,23 @@ class Run:
 
     def bound(self, name: str, seconds: float) -> None:
         self.bounds.setdefault(name, []).append(self.blob.size / seconds / MB)
+
+    def pull(
+        self, name: str, server: servers.Server, action: Callable[[], object], size: int
+    ) -> float:
+        """Seconds ``action`` took; notes the server's and this client's CPU seconds per GB."""
+        server_before, client_before = server.cpu_seconds(), own_cpu_seconds()
+        seconds = w_timed(action)
+        server_cpu = (server.cpu_seconds() - server_before) * GB / size
+        client_cpu = (own_cpu_seconds() - client_before) * GB / size
+        self.cpu.setdefault(name, []).append((server_cpu, client_cpu))
+        return seconds
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process (every client thread), user + system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure_bounds(run: Run, repeats: int) -> None:
@@ -100,10 +121,13 @@ def measure_bounds(run: Run, repeats: int) -> None:
             os.sync()
             run.bound("disk: write a copy + fsync", w_timed(lambda: copy_and_fsync(blob)))
             for parallel in (1, 8):
-                seconds = w_timed(
-                    lambda p=parallel: pull(nginx.port, {}, "/blob.bin", blob.size, p)
-                )  # type: ignore[misc]
                 name = "nginx sendfile pull" + ("" if parallel == 1 else ", 8 in parallel")
+                seconds = run.pull(
+                    name,
+                    nginx,
+                    lambda p=parallel: pull(nginx.port, {}, "/blob.bin", blob.size, p),  # type: ignore[misc]
+                    blob.size * parallel,
+                )
                 run.bounds.setdefault(name, []).append(blob.size * parallel / seconds / MB)
     finally:
         nginx.stop()
@@ -140,8 +164,11 @@ def blob_workloads(run: Run, target: w.Target, repeat: int) -> None:
         run.record(index, server.name, blob.size / seconds / MB)
     target_path = f"/v2/{REPOSITORY}/blobs/{blob.digest}"
     for index, parallel in ((2, 1), (3, 8)):
-        seconds = w_timed(
-            lambda: pull(server.port, server.headers, target_path, blob.size, parallel)  # noqa: B023
+        seconds = run.pull(
+            f"{server.name} {run.workloads[index].name}",
+            server,
+            lambda: pull(server.port, server.headers, target_path, blob.size, parallel),  # noqa: B023
+            blob.size * parallel,
         )
         run.record(index, server.name, blob.size * parallel / seconds / MB)
 
@@ -214,33 +241,39 @@ def skopeo_workloads(run: Run, target: w.Target, repeat: int) -> None:
     shutil.rmtree(folder)
 
 
-def measure(run: Run, targets: list[w.Target], repeats: int) -> None:
+def measure(run: Run, targets: list[w.Target], repeats: int, groups: set[str]) -> None:
     for repeat in range(repeats):
         print(f"repeat {repeat + 1} of {repeats}", flush=True)
-        for target in targets:
+        for target in targets if "blobs" in groups else ():
             blob_workloads(run, target, repeat)
         if repeat == 0:
             run.notes["berth RSS before rates MB"] = targets[0].server.rss_bytes() / 1e6
-        for target in targets:
+        for target in targets if "rates" in groups else ():
             rate_workloads(run, target)
         if repeat == repeats - 1:
             run.notes["berth RSS after rates MB"] = targets[0].server.rss_bytes() / 1e6
-        for target in targets:
+        for target in targets if "listings" in groups else ():
             listing_workloads(run, target)
-        for target in targets:
+        for target in targets if "skopeo" in groups else ():
             skopeo_workloads(run, target, repeat)
 
 
-def start(run: Run, berth_workers: int) -> list[w.Target]:
+def start(run: Run, berth_workers: int, seed: bool) -> list[w.Target]:
+    """Berth (as users get it: ``berth serve``, defaults) and distribution, seeded for the
+    listings when ``seed``."""
     sizes, work = run.sizes, run.work
-    print(f"seeding Berth: {sizes.tags:,} images, {sizes.repositories:,} repositories", flush=True)
-    seed_berth(work / "berth-data", sizes.tags, sizes.repositories)
+    if seed:
+        print(
+            f"seeding Berth: {sizes.tags:,} images, {sizes.repositories:,} repositories", flush=True
+        )
+        seed_berth(work / "berth-data", sizes.tags, sizes.repositories)
     berth = servers.start_berth(work, berth_workers)
     targets = [w.prepare(berth)]
     distribution = servers.start_distribution(work)
     targets.append(w.prepare(distribution))
-    digest = targets[1].many_digest
-    seed_distribution(work / "distribution-data", digest, sizes.tags, sizes.repositories)
+    if seed:
+        digest = targets[1].many_digest
+        seed_distribution(work / "distribution-data", digest, sizes.tags, sizes.repositories)
     return targets
 
 
@@ -307,6 +340,11 @@ def render(run: Run, command: str, args: argparse.Namespace, chart: Path) -> str
             "",
             report.bounds_table(run.bounds),
             "",
+            "CPU each pull cost, in seconds per GB pulled: the server's processes, and the client"
+            " (this benchmark's threads reading the responses):",
+            "",
+            report.cpu_table(run.cpu),
+            "",
             f"Berth's memory (PSS summed over its processes, so pages the workers share with the "
             f"main process count once): {notes['berth RSS before rates MB']:.0f} MB before and "
             f"{notes['berth RSS after rates MB']:.0f} MB after "
@@ -345,7 +383,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--json", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "bench.json"
     )
     parser.add_argument("--work-dir", type=Path, help="where blobs and registry data go (tmp)")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--only",
+        default=",".join(GROUPS),
+        help=f"comma-separated workload groups to run, of {', '.join(GROUPS)} (default: all)",
+    )
+    args = parser.parse_args(argv)
+    args.groups = set(args.only.split(","))
+    if unknown := args.groups - set(GROUPS):
+        parser.error(f"unknown workload groups: {', '.join(sorted(unknown))}")
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -360,18 +407,19 @@ def main(argv: list[str]) -> int:
             f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}"
         )
-        print("measuring this machine's bounds", flush=True)
-        measure_bounds(run, args.repeats)
-        targets = start(run, args.berth_workers)
+        if "blobs" in args.groups:
+            print("measuring this machine's bounds", flush=True)
+            measure_bounds(run, args.repeats)
+        targets = start(run, args.berth_workers, seed="listings" in args.groups)
         sampler = servers.RssSampler(targets[0].server)
         try:
-            measure(run, targets, args.repeats)
+            measure(run, targets, args.repeats, args.groups)
         finally:
             run.notes["berth peak RSS MB"] = sampler.close() / 1e6
             run.notes["berth peak single-process RSS MB"] = sampler.peak_rss / 1e6
             for target in targets:
                 target.server.stop()
-    results = {"command": command, "notes": run.notes, "bounds": run.bounds}
+    results = {"command": command, "notes": run.notes, "bounds": run.bounds, "cpu": run.cpu}
     results |= {"sizes": sizes.__dict__, "samples": run.samples}
     report.write_json(args.json, results)
     report.chart(args.chart, run.workloads, run.samples)

@@ -107,6 +107,10 @@ class Server:
     def largest_rss_bytes(self) -> int:
         return max((_rss(pid) for pid in _tree(self.process.pid)), default=0)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process and its workers (threads that ended count)."""
+        return sum(_cpu_seconds(pid) for pid in _tree(self.process.pid))
+
 
 def _children(pid: int) -> list[int]:
     try:
@@ -133,6 +137,15 @@ def _field_kib(path: str, name: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss(pid: int) -> int:
