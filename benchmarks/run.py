@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import shutil
 import sys
@@ -356,10 +355,7 @@ def main(argv: list[str]) -> int:
         Path(temporary).chmod(0o755)  # nginx's workers (user nobody) read the blob in it
         run = Run(sizes, Path(temporary))
         run.notes["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        run.notes["machine"] = (
-            f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}"
-        )
+        run.notes["machine"] = report.machine()
         print("measuring this machine's bounds", flush=True)
         measure_bounds(run, args.repeats)
         targets = start(run, args.berth_workers)

@@ -161,9 +161,11 @@ def prepare(server: Server) -> Target:
 # -- request rates (wrk) ----------------------------------------------------------------------
 
 
-def manifest_rate(target: Target, method: str, seconds: float) -> loadgen.Rate:
+def manifest_rate(
+    target: Target, method: str, seconds: float, repository: str = APP
+) -> loadgen.Rate:
     headers = {**target.server.headers, **ACCEPT}
-    url = f"{target.server.url}/v2/{APP}/manifests/latest"
+    url = f"{target.server.url}/v2/{repository}/manifests/latest"
     return loadgen.run_ab(url, method, headers, seconds=seconds)
 
 
@@ -198,12 +200,12 @@ def _follow(client: Client, path: str, key: str) -> tuple[int, int]:
     return items, pages
 
 
-def list_tags(target: Target, page: int | None) -> tuple[float, int, int]:
+def list_tags(target: Target, page: int | None, repository: str = MANY) -> tuple[float, int, int]:
     client = Client(target.server.port, target.server.headers)
     query = "" if page is None else f"?n={page}"
     try:
         started = time.perf_counter()
-        items, pages = _follow(client, f"/v2/{MANY}/tags/list{query}", "tags")
+        items, pages = _follow(client, f"/v2/{repository}/tags/list{query}", "tags")
         return time.perf_counter() - started, items, pages
     finally:
         client.close()
