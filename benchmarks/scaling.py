@@ -267,6 +267,11 @@ def memory_of(run: Scaling, server: servers.Server, blob: BlobFile) -> None:
     remove_blob(server, blob.digest)
 
 
+def checkpoint(run: Scaling, targets: list[w.Target], when: str) -> None:
+    for target in targets:
+        run.notes[f"{target.name} PSS MB {when}"] = target.server.rss_bytes() / MB
+
+
 def sized_levels(run: Scaling) -> None:
     """Blobs, tag lists and memory on one pair of registries, sampled over the whole phase."""
     folder = run.work / "sized"
@@ -275,8 +280,11 @@ def sized_levels(run: Scaling) -> None:
     targets = start_pair(folder, run.workers, tagged, 0)
     samplers = [servers.RssSampler(target.server) for target in targets]
     try:
+        checkpoint(run, targets, "once started")
         blob_levels(run, targets)
+        checkpoint(run, targets, "after the blob sizes")
         tag_levels(run, targets)
+        checkpoint(run, targets, "after the tag lists")
         memory_levels(run, targets)
     finally:
         for target, sampler in zip(targets, samplers, strict=True):
@@ -298,14 +306,23 @@ def exponent(levels: list[int], values: list[float | None]) -> float | None:
     return statistics.linear_regression(xs, ys).slope
 
 
-def shape(slope: float | None) -> str:
+def number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def shape(slope: float | None, last: float | None) -> str:
+    """A word for the fitted exponent; a last step above 1.15 is called out whatever the fit."""
     if slope is None:
         return "not measured"
+    if slope > 1.15:
+        return "**worse than linear**"
+    if last is not None and last > 1.15:
+        return "**worse than linear over the last step**"
     if abs(slope) < 0.15:
         return "flat"
     if slope < 0.85:
-        return "sublinear: fixed costs still weigh at the small end"
-    return "linear" if slope <= 1.15 else "**worse than linear**"
+        return "sublinear (fixed costs weigh at the small end)"
+    return "linear"
 
 
 def growth_line(
@@ -325,9 +342,9 @@ def growth_line(
             for value, level in zip(medians, levels, strict=True)
         ]
         slope = exponent(list(levels), medians)
-        fitted = "-" if slope is None else f"{slope:.2f}"
-        costs_text = ", ".join(costs)
-        parts.append(f"{SHOWN[registry]} {costs_text} {name}; exponent {fitted}, {shape(slope)}")
+        last = exponent(list(levels[-2:]), medians[-2:])
+        fitted = f"exponent {number(slope)} over the range, {number(last)} over the last step"
+        parts.append(f"{SHOWN[registry]} {', '.join(costs)} {name}; {fitted}: {shape(slope, last)}")
     where = ", ".join(label(level) for level in levels)
     return f"- {workload.name} ({name} at {where}): " + "; ".join(parts) + "."
 
@@ -393,7 +410,15 @@ def memory_verdict(run: Scaling) -> str:
     met = "met" if peak < 200 else "**missed**"
     size = size_label(run.levels.memory_mib)
     whole = run.notes.get("berth peak PSS MB, whole phase", 0.0)
+    steps = ("once started", "after the blob sizes", "after the tag lists")
+    trail = {
+        registry: ", ".join(
+            f"{run.notes.get(f'{registry} PSS MB {when}', 0.0):.0f} MB {when}" for when in steps
+        )
+        for registry in REGISTRIES
+    }
     return (
+        f"PSS between the steps: Berth {trail['berth']}; distribution {trail['distribution']}. "
         f"Berth's peak through the {size} pushes and pull: **{peak:.0f} MB PSS** (target "
         f"< 200 MB: {met}); over the whole phase on these servers (all blob sizes, the tag lists, "
         f"this step) {whole:.0f} MB. Distribution's over the same phase: "
