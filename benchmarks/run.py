@@ -110,8 +110,27 @@ def measure_bounds(run: Run, repeats: int) -> None:
                 run.bounds.setdefault(name, []).append(blob.size * parallel / seconds / MB)
     finally:
         nginx.stop()
+    drop = servers.start_drop_server(run.work)
+    try:
+        for _ in range(repeats):
+            run.bound(RECEIVE_BOUND, w_timed(lambda: receive_and_drop(drop, blob)))
+    finally:
+        drop.stop()
     for name, values in run.bounds.items():
         print(f"  bound {name:40} {report.median(values):10,.0f} MB/s", flush=True)
+
+
+RECEIVE_BOUND = "granian receiving the blob into Python and dropping it"
+
+
+def receive_and_drop(server: servers.Server, blob: BlobFile) -> None:
+    """What a push through Berth's HTTP server cannot beat, whatever Berth does with the bytes."""
+    client = Client(server.port, {})
+    try:
+        with blob.path.open("rb") as source:
+            client.call("PUT", "/", 200, body=(source, 0, blob.size))
+    finally:
+        client.close()
 
 
 def copy_and_fsync(blob: BlobFile) -> None:
@@ -273,6 +292,8 @@ def targets_met(run: Run) -> list[tuple[str, str, float | None, bool | None]]:
     disk = "disk: write a copy + fsync"
     rows.append(("push monolithic / disk write + fsync", "(context)", over(med(0), disk), None))
     rows.append(("push chunked / disk write + fsync", "(context)", over(med(1), disk), None))
+    receive = over(med(0), RECEIVE_BOUND)
+    rows.append(("push monolithic / granian receive-and-drop", "(context)", receive, None))
     add("pull / nginx sendfile", ">= 0.9", over(med(2), "nginx sendfile pull"), 0.9)
     add(
         "pull x8 / nginx sendfile x8",
