@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from blobs import Client, push_bytes
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from seeding import MANY, digest_of, manifest_body
+from seeding import MANY, digest_of, manifest_body, tag_name
 from servers import ACCOUNT_ID, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, Server
 
 REGION = "us-east-1"
@@ -209,6 +210,21 @@ def list_tags(target: Target, page: int | None, repository: str = MANY) -> tuple
         return time.perf_counter() - started, items, pages
     finally:
         client.close()
+
+
+def tag_page_ms(target: Target, page: int, start: int, requests: int = 50) -> float:
+    """The median time of one ``?n=page&last=...`` request from the middle of the tag list."""
+    client = Client(target.server.port, target.server.headers)
+    path = f"/v2/{MANY}/tags/list?n={page}&last={tag_name(start)}"
+    times = []
+    try:
+        for _ in range(requests):
+            started = time.perf_counter()
+            client.call("GET", path, 200)
+            times.append(time.perf_counter() - started)
+    finally:
+        client.close()
+    return statistics.median(times) * 1000
 
 
 def catalog(target: Target, page: int) -> tuple[float, int, int]:

@@ -19,7 +19,7 @@ class RepositoryService:
     def __init__(self, meta: MetaStore, clock: Callable[[], datetime]) -> None:
         self.meta = meta
         self.clock = clock
-        self._found: ReadCache[Repository] = ReadCache(meta)
+        self._found: ReadCache[Repository] = ReadCache(meta, ("repositories",))
 
     async def find(self, name: RepositoryName) -> Repository | None:
         return await self._found.get(name, lambda: self._find(name))

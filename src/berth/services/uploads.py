@@ -67,7 +67,7 @@ class UploadService:
         self.telemetry = telemetry or NoTelemetry()
         self._hashing: dict[str, _Hashing] = {}
         self._locks: dict[str, _Exclusive] = {}
-        self._linked: ReadCache[Blob] = ReadCache(meta)
+        self._linked: ReadCache[Blob] = ReadCache(meta, ("blobs", "repository_blobs"))
 
     async def start(self, repository: Repository) -> Upload:
         upload_id = str(uuid.uuid4())
