@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -159,21 +160,37 @@ def timed_pull(server: servers.Server, blob: BlobFile) -> float:
     return timed(lambda: pull(server.port, server.headers, path, blob.size, 1))
 
 
+def ordered(levels: tuple[int, ...], repeat: int) -> tuple[int, ...]:
+    """Smallest first in the 1st, 3rd... repeat, largest first in the others: drift spreads."""
+    return levels if repeat % 2 == 0 else levels[::-1]
+
+
+def announce(what: str, repeat: int, repeats: int) -> None:
+    print(f"{what}, repeat {repeat + 1} of {repeats}", flush=True)
+
+
 def blob_levels(run: Scaling, targets: list[w.Target]) -> None:
-    for mib in run.levels.blob_mib:
-        blob = BlobFile(run.work / f"blob-{mib}.bin", mib * MIB)
-        try:
-            for repeat in range(run.repeats):
-                print(f"blob {size_label(mib)}, repeat {repeat + 1} of {run.repeats}", flush=True)
+    """Every size in every repeat; each push is a blob never pushed before, removed after its pull."""
+    sizes = run.levels.blob_mib
+    blobs = {mib: BlobFile(run.work / f"blob-{mib}.bin", mib * MIB) for mib in sizes}
+    try:
+        for repeat in range(run.repeats):
+            for mib in ordered(sizes, repeat):
+                announce(f"blob {size_label(mib)}", repeat, run.repeats)
                 for target in targets:
-                    server = target.server
-                    blob.make_variant(f"{server.name}-{mib}-{repeat}")
-                    os.sync()
-                    run.add(PUSH, server.name, mib, timed_push(server, blob, push_monolithic))
-                    run.add(PULL, server.name, mib, timed_pull(server, blob))
-                    remove_blob(server, blob.digest)
-        finally:
+                    push_then_pull(run, target.server, blobs[mib], f"{mib}-{repeat}")
+    finally:
+        for blob in blobs.values():
             blob.path.unlink()
+
+
+def push_then_pull(run: Scaling, server: servers.Server, blob: BlobFile, label: str) -> None:
+    mib = blob.size // MIB
+    blob.make_variant(f"{server.name}-{label}")
+    os.sync()
+    run.add(PUSH, server.name, mib, timed_push(server, blob, push_monolithic))
+    run.add(PULL, server.name, mib, timed_pull(server, blob))
+    remove_blob(server, blob.digest)
 
 
 def write_elsewhere(target: w.Target, tag: str) -> None:
@@ -190,40 +207,51 @@ def write_elsewhere(target: w.Target, tag: str) -> None:
 
 def tag_levels(run: Scaling, targets: list[w.Target]) -> None:
     """The whole list (one request), first right after a write, then the median of 5 more."""
-    for count in run.levels.tags:
-        repository = tag_repository(count)
-        for repeat in range(run.repeats):
-            print(f"tag list, {count:,} tags, repeat {repeat + 1} of {run.repeats}", flush=True)
+    for repeat in range(run.repeats):
+        for count in ordered(run.levels.tags, repeat):
+            announce(f"tag list, {count:,} tags", repeat, run.repeats)
             for target in targets:
-                write_elsewhere(target, f"s{count}-{repeat}")
-                seconds, items, _ = w.list_tags(target, None, repository)
-                expect(items, count, f"{target.name} {repository}")
-                run.add(TAGS_FIRST, target.name, count, seconds)
-                again = sorted(w.list_tags(target, None, repository)[0] for _ in range(5))
-                run.add(TAGS_AGAIN, target.name, count, again[2])
+                list_after_write(run, target, count, f"s{count}-{repeat}")
+
+
+def list_after_write(run: Scaling, target: w.Target, count: int, tag: str) -> None:
+    repository = tag_repository(count)
+    write_elsewhere(target, tag)
+    seconds, items, _ = w.list_tags(target, None, repository)
+    expect(items, count, f"{target.name} {repository}")
+    run.add(TAGS_FIRST, target.name, count, seconds)
+    again = sorted(w.list_tags(target, None, repository)[0] for _ in range(5))
+    run.add(TAGS_AGAIN, target.name, count, again[2])
 
 
 def repository_levels(run: Scaling) -> None:
-    """A fresh pair of registries per level: ``count`` repositories, one GET target among them."""
-    for count in run.levels.repositories:
-        folder = run.work / f"repositories-{count}"
-        folder.mkdir()
-        targets = start_pair(folder, run.workers, {}, count)
-        try:
-            chosen = repository_name(count - 1)
-            for target in targets:
-                push_image(target, chosen, "latest")
-            for repeat in range(run.repeats):
-                print(f"{count:,} repositories, repeat {repeat + 1} of {run.repeats}", flush=True)
-                for target in targets:
-                    w.manifest_rate(target, "GET", 2.0, chosen)
-                    rate = w.manifest_rate(target, "GET", run.levels.rate_seconds, chosen)
-                    check_errors(rate, f"{target.name} manifest GET")
-                    run.add(GET, target.name, count, rate.requests_per_second)
-                    run.add(GET_P99, target.name, count, rate.p99_ms)
-        finally:
+    """A pair of registries per level, all started first, then every level in every repeat."""
+    pairs: dict[int, list[w.Target]] = {}
+    try:
+        for count in run.levels.repositories:
+            folder = run.work / f"repositories-{count}"
+            folder.mkdir()
+            pairs[count] = start_pair(folder, run.workers, {}, count)
+            for target in pairs[count]:
+                push_image(target, repository_name(count - 1), "latest")
+        for repeat in range(run.repeats):
+            for count in ordered(run.levels.repositories, repeat):
+                announce(f"{count:,} repositories", repeat, run.repeats)
+                for target in pairs[count]:
+                    get_rate(run, target, count)
+    finally:
+        for targets in pairs.values():
             stop(targets)
-        shutil.rmtree(folder)
+
+
+def get_rate(run: Scaling, target: w.Target, count: int) -> None:
+    """GETs of the image in the last seeded repository, after 2 s of warm-up."""
+    chosen = repository_name(count - 1)
+    w.manifest_rate(target, "GET", 2.0, chosen)
+    rate = w.manifest_rate(target, "GET", run.levels.rate_seconds, chosen)
+    check_errors(rate, f"{target.name} manifest GET")
+    run.add(GET, target.name, count, rate.requests_per_second)
+    run.add(GET_P99, target.name, count, rate.p99_ms)
 
 
 def sampled(run: Scaling, server: servers.Server, step: str, action: Callable[[], float]) -> None:
@@ -320,6 +348,8 @@ def shape(slope: float | None, last: float | None) -> str:
         return "**worse than linear over the last step**"
     if abs(slope) < 0.15:
         return "flat"
+    if slope < 0:
+        return "falls as the work grows (noise, or fixed costs that dominate)"
     if slope < 0.85:
         return "sublinear (fixed costs weigh at the small end)"
     return "linear"
@@ -442,7 +472,9 @@ def render(run: Scaling, command: str, args: argparse.Namespace) -> str:
             f"Measured {notes['date']} on {notes['machine']}; Berth with {run.workers} "
             "worker(s), driven as the IAM user of `make bench` (a token check and a policy "
             "decision on every request), distribution 2.8 without authentication; "
-            f"{repeats_text(run.repeats)}, Berth and distribution interleaved in each. "
+            f"{repeats_text(run.repeats)}; each repeat measures every level, Berth then "
+            "distribution (smallest level first in odd repeats, largest first in even ones). "
+            f"Berth at commit {run.notes['commit']}. "
             "`benchmarks/README.md` says what each step does.",
             "",
             "```",
@@ -474,8 +506,9 @@ def render(run: Scaling, command: str, args: argparse.Namespace) -> str:
             "",
             "### Repositories: manifest GET rate",
             "",
-            "A fresh pair of registries per level, each holding that many seeded repositories "
-            "(plus the 3 the harness pushes to); `ab`, 32 keep-alive connections, "
+            "A pair of registries per level, each holding that many seeded repositories "
+            "(plus the 3 the harness pushes to), all started before the first repeat so "
+            "every repeat measures every level; `ab`, 32 keep-alive connections, "
             f"{levels.rate_seconds:.0f} s after 2 s of warm-up, GETs by tag of one image pushed "
             "into the last seeded repository.",
             "",
@@ -558,6 +591,18 @@ def draw(axes: Any, run: Scaling, panel: Panel) -> None:
     axes.legend(fontsize=8)
 
 
+def commit() -> str:
+    """The commit measured, marked when the working tree differs from it."""
+    git = ["git", "-C", str(REPO_ROOT)]
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
+    )
+    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "src"], check=False)
+    return (head.stdout.strip() or "unknown") + (
+        " (with local changes)" if dirty.returncode else ""
+    )
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, short rate runs")
@@ -582,6 +627,7 @@ def main(argv: list[str]) -> int:
         run = Scaling(levels, Path(temporary), args.repeats, args.berth_workers)
         run.notes["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         run.notes["machine"] = report.machine()
+        run.notes["commit"] = commit()
         sized_levels(run)
         repository_levels(run)
     results = {"command": command, "levels": levels.__dict__, "repeats": args.repeats}
