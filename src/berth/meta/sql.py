@@ -129,7 +129,11 @@ class SqlMetaStore:
         if self._sqlite:
             self._reader = engine
             _configure_sqlite(engine.sync_engine)
-            self._sqlite_writer = SqliteWriter(_sqlite_writer_engine(engine), self._generation.bump)
+            self._sqlite_writer = SqliteWriter(
+                _sqlite_writer_engine(engine),
+                Path(f"{engine.url.database}-writer.lock"),
+                self._generation.bump,
+            )
         else:
             self._reader = engine.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True

@@ -8,7 +8,9 @@ directly on the event loop on one stdlib ``sqlite3`` connection instead (microse
 never wait, because the writer holds SQLite's write lock and WAL readers never block it).
 
 Only the two steps that may wait leave the loop: taking the write lock when another process
-(a second worker, the CLI) holds it, and the COMMIT, which fsyncs. Writers that arrive while a
+(a second worker, the CLI) holds it, and the COMMIT, which fsyncs. Berth processes queue for the
+write lock on a file lock beside the database, where the kernel wakes the next one as soon as
+it is free (SQLite's own busy handler polls, sleeping up to 100 ms between tries). Writers that arrive while a
 COMMIT is running queue, then each runs in a SAVEPOINT of one shared transaction, and one COMMIT
 makes the whole group durable (group commit). A writer returns only after the COMMIT that holds
 its writes; a writer that fails rolls back to its SAVEPOINT and leaves the others untouched.
@@ -17,12 +19,15 @@ its writes; a writer that fails rolls back to its SAVEPOINT and leaves the other
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -116,41 +121,83 @@ class _Group:
     writers: int = 0
 
 
+class _ProcessLock:
+    """An exclusive ``flock`` on a file, taken on the loop when free, else waited for in a thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    async def acquire(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            await anyio.to_thread.run_sync(fcntl.flock, self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class SqliteWriter:
     """Every write transaction of one process on one SQLite database."""
 
-    def __init__(self, engine: Engine, on_commit: Callable[[tuple[int, ...]], None]) -> None:
+    def __init__(
+        self, engine: Engine, lock_file: Path, on_commit: Callable[[tuple[int, ...]], None]
+    ) -> None:
         self._engine = engine
         self._on_commit = on_commit
         self._lock = asyncio.Lock()
+        self._processes = _ProcessLock(lock_file)
         self._group: _Group | None = None
         self._commits: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[InlineConnection]:
-        """A write transaction; on a clean exit its writes are durable."""
+        """A write transaction; on a clean exit its writes are durable.
+
+        A writer that fails also waits for its group's COMMIT before it raises: it may have
+        failed on what an earlier writer of the group wrote (a name taken), and what it then
+        reads must show that.
+        """
+        failure: Exception | None = None
         async with self._lock:
             group = self._group or await self._begin()
             group.raw.execute(f"SAVEPOINT {_SAVEPOINT}")
             try:
                 yield InlineConnection(group.conn)
                 group.raw.execute(f"RELEASE {_SAVEPOINT}")
+            except Exception as error:
+                self._undo(group, error)
+                failure = error
             except BaseException as error:
                 self._undo(group, error)
                 raise
-            group.writers += 1
-            if group.writers == 1:
-                self._schedule_commit(group)
-        await asyncio.shield(group.committed)
+            else:
+                group.writers += 1
+                if group.writers == 1:
+                    self._schedule_commit(group)
+        if failure is None:
+            await asyncio.shield(group.committed)
+            return
+        await asyncio.wait([group.committed])
+        raise failure
 
     async def close(self) -> None:
         """Wait for every COMMIT asked for, then close the connection."""
         while self._commits:
             await asyncio.gather(*self._commits, return_exceptions=True)
         self._engine.dispose()
+        self._processes.close()
 
     async def _begin(self) -> _Group:
-        conn, transaction = await _begin_immediate(self._engine)
+        await self._processes.acquire()
+        try:
+            conn, transaction = await _begin_immediate(self._engine)
+        except BaseException:
+            self._processes.release()
+            raise
         committed = asyncio.get_running_loop().create_future()
         group = _Group(conn, transaction, committed, conn.connection.driver_connection)
         self._group = group
@@ -198,6 +245,7 @@ class SqliteWriter:
         finally:
             written = take_written(group.conn.info)
             group.conn.close()
+            self._processes.release()
             self._on_commit(written)
             if not group.committed.done():
                 if error is None:

@@ -16,7 +16,7 @@ from berth.errors import (
     ManifestUnknownError,
 )
 from berth.meta.base import Manifest, MetaStore, Reference, ReferenceKind, Repository, Transaction
-from berth.services.cache import ReadCache
+from berth.meta.cache import ReadCache
 from berth.types import Digest, Tag
 
 __all__ = ["ImageService"]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from berth.errors import NameUnknownError, RepositoryAlreadyExistsError, RepositoryNotEmptyError
 from berth.meta.base import MetaStore, Repository
-from berth.services.cache import ReadCache
+from berth.meta.cache import ReadCache
 from berth.services.templates import CREATE_ON_PUSH, load_templates, matching_template
 from berth.types import RepositoryName
 

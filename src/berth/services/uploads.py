@@ -28,7 +28,7 @@ from berth.errors import (
     SizeInvalidError,
 )
 from berth.meta.base import Blob, MetaStore, Repository, Upload
-from berth.services.cache import ReadCache
+from berth.meta.cache import ReadCache
 from berth.services.registry import blob_mounting_enabled
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.storage.base import BlobStore, UploadState

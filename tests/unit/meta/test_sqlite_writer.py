@@ -142,3 +142,38 @@ async def test_closing_waits_for_pending_commits(tmp_path: Path) -> None:
     await meta.close()
     assert time.monotonic() - started < 10
     assert all(_committed(tmp_path / "other.db", f"k{i}") for i in range(5))
+
+
+async def test_two_stores_on_one_file_take_turns(tmp_path: Path) -> None:
+    """Two processes (here two stores) queue on the writer file lock; every write lands."""
+    url = f"sqlite:///{tmp_path}/shared.db"
+    first = await open_meta_store(url)
+    second = await open_meta_store(url)
+    try:
+        await asyncio.gather(
+            *(_put(first, f"a{i}") for i in range(30)),
+            *(_put(second, f"b{i}") for i in range(30)),
+        )
+    finally:
+        await first.close()
+        await second.close()
+    database = tmp_path / "shared.db"
+    assert all(_committed(database, f"{side}{i}") for side in "ab" for i in range(30))
+
+
+async def test_a_writer_failing_on_a_group_mates_write_raises_after_it_commits(
+    store: SqlMetaStore, tmp_path: Path
+) -> None:
+    """Like two pushes creating one repository: the loser's next read must find it."""
+
+    async def loser() -> bool:
+        try:
+            async with store.transaction() as tx:
+                if await tx.settings.get("taken") is not None:
+                    raise ValueError("taken")
+        except ValueError:
+            return _committed(tmp_path / "berth.db", "taken")
+        return False
+
+    _, seen = await asyncio.gather(_put(store, "taken"), loser())
+    assert seen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from berth.services.cache import ReadCache
+from berth.meta.cache import ReadCache
 
 
 @dataclass
