@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= berth-data
 
-.PHONY: serve test lint typecheck bench bench-quick bench-s3 system-deps bench-deps apt-install clean
+.PHONY: serve test lint typecheck bench bench-quick bench-s3 bench-scaling system-deps bench-deps apt-install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench: $(STAMP) bench-deps
 
 bench-quick: $(STAMP) bench-deps
 	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)
+
+# How each figure grows with the work (blob size, tag count, repositories) and memory through a
+# 5 GiB push and pull; a section of docs/performance.md, docs/performance-scaling.png.
+bench-scaling: $(STAMP) bench-deps
+	$(BIN)/python benchmarks/scaling.py $(BENCH_ARGS)
 
 # Blob throughput on S3 (a SeaweedFS it starts) beside the filesystem; a section of docs/performance.md.
 bench-s3: $(STAMP)

@@ -4,6 +4,8 @@ JSON of every sample, and a PNG chart of the ratios."""
 from __future__ import annotations
 
 import json
+import os
+import platform
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,14 @@ class Workload:
     higher_is_better: bool = True
 
 
+def machine() -> str:
+    """The line that says where a figure was measured."""
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
+
+
 def median(samples: list[float]) -> float | None:
     return statistics.median(samples) if samples else None
 
@@ -29,7 +39,7 @@ def ratio(workload: Workload, berth: float | None, other: float | None) -> float
     return berth / other if workload.higher_is_better else other / berth
 
 
-def _cell(value: float | None, digits: int = 1) -> str:
+def cell(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "-"
     if value >= 100:
@@ -47,16 +57,14 @@ def results_table(workloads: list[Workload], samples: dict[str, dict[str, list[f
         berth, other = median(row.get("berth", [])), median(row.get("distribution", []))
         better = "higher" if workload.higher_is_better else "lower"
         unit = f"{workload.unit} ({better} is better)"
-        ratio_text = _cell(ratio(workload, berth, other), 2)
-        lines.append(
-            f"| {workload.name} | {unit} | {_cell(berth)} | {_cell(other)} | {ratio_text} |"
-        )
+        ratio_text = cell(ratio(workload, berth, other), 2)
+        lines.append(f"| {workload.name} | {unit} | {cell(berth)} | {cell(other)} | {ratio_text} |")
     return "\n".join(lines)
 
 
 def bounds_table(bounds: dict[str, list[float]]) -> str:
     lines = ["| bound | MB/s |", "| --- | ---: |"]
-    lines += [f"| {name} | {_cell(median(values))} |" for name, values in bounds.items()]
+    lines += [f"| {name} | {cell(median(values))} |" for name, values in bounds.items()]
     return "\n".join(lines)
 
 
@@ -65,7 +73,7 @@ def cpu_table(cpu: dict[str, list[tuple[float, float]]]) -> str:
     for name, pairs in cpu.items():
         server = median([pair[0] for pair in pairs])
         client = median([pair[1] for pair in pairs])
-        lines.append(f"| {name} | {_cell(server, 2)} | {_cell(client, 2)} |")
+        lines.append(f"| {name} | {cell(server, 2)} | {cell(client, 2)} |")
     return "\n".join(lines)
 
 
@@ -73,17 +81,17 @@ def targets_table(targets: list[tuple[str, str, float | None, bool | None]]) -> 
     lines = ["| target | goal | measured | met |", "| --- | --- | ---: | --- |"]
     for name, goal, value, met in targets:
         verdict = "-" if met is None else ("yes" if met else "**no**")
-        lines.append(f"| {name} | {goal} | {_cell(value, 2)} | {verdict} |")
+        lines.append(f"| {name} | {goal} | {cell(value, 2)} | {verdict} |")
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
     """Replace what lies between the markers (or append the markers and the section)."""
     text = path.read_text() if path.exists() else "# Performance\n"
-    block = f"{BEGIN}\n{section.strip()}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    block = f"{begin}\n{section.strip()}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)

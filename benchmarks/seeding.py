@@ -1,20 +1,31 @@
 """Large registries made fast: Berth through its metadata store (before the server starts),
-distribution through its filesystem layout (tag links and repository folders)."""
+distribution through its filesystem layout (tag links and repository folders).
+
+``seed_berth`` goes through the store's own methods; ``seed_berth_bulk`` inserts the same rows
+in batches of 10,000 (one ``executemany`` each), for the 100,000-item registries of
+``scaling.py``."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from servers import ACCOUNT_ID, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from berth.app import create_app
+from berth.meta import schema
 from berth.meta.base import Manifest, Reference, ReferenceKind, Repository
-from berth.settings import load_settings
+from berth.meta.sql import async_url
+from berth.settings import Settings, load_settings
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -22,6 +33,7 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MANY = "bench/many"
 CATALOG_PREFIX = "bench/catalog/r"
 BATCH = 500
+BULK = 10_000
 
 
 def digest_of(data: bytes) -> str:
@@ -69,13 +81,17 @@ def _image(number: int, now: datetime, repository_id: int) -> tuple[Manifest, li
     return manifest, references
 
 
-async def _seed_berth(data_dir: Path, images: int, repositories: int) -> None:
+def _settings(data_dir: Path) -> Settings:
     environ = {
         "BERTH_ROOT_ACCESS_KEY_ID": ROOT_ACCESS_KEY_ID,
         "BERTH_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET_ACCESS_KEY,
         "BERTH_ACCOUNT_ID": ACCOUNT_ID,
     }
-    app = create_app(load_settings(environ=environ, data_dir=data_dir))
+    return load_settings(environ=environ, data_dir=data_dir)
+
+
+async def _seed_berth(data_dir: Path, images: int, repositories: int) -> None:
+    app = create_app(_settings(data_dir))
     await app.startup()
     try:
         meta, now = app.services.meta, datetime.now(UTC)
@@ -102,12 +118,95 @@ def seed_berth(data_dir: Path, images: int, repositories: int) -> None:
     asyncio.run(_seed_berth(data_dir, images, repositories))
 
 
-def seed_distribution(root: Path, digest: str, tags: int, repositories: int) -> None:
-    """Tags of bench/many pointing at ``digest`` (pushed over HTTP), and repository folders."""
+def _repository_row(name: str, now: datetime) -> dict[str, Any]:
+    """The row ``RepositoryStore.create`` writes for a repository with the default settings."""
+    row = dataclasses.asdict(Repository(id=0, name=name, created_at=now))
+    del row["id"]
+    row["tag_mutability_exclusions"] = list(row["tag_mutability_exclusions"])
+    row["resource_tags"] = dict(row["resource_tags"])
+    return row
+
+
+def _image_rows(numbers: range, now: datetime, repository_id: int) -> dict[Table, list[Any]]:
+    """The manifest, reference and tag rows of images ``numbers``, as ``seed_berth`` makes them."""
+    rows: dict[Table, list[Any]] = {
+        schema.manifests: [],
+        schema.manifest_references: [],
+        schema.tags: [],
+    }
+    for number in numbers:
+        manifest, references = _image(number, now, repository_id)
+        row = dataclasses.asdict(manifest)
+        row["annotations"] = dict(row["annotations"])
+        rows[schema.manifests].append(row)
+        rows[schema.manifest_references] += [
+            {
+                "repository_id": repository_id,
+                "manifest_digest": manifest.digest,
+                "child_digest": reference.digest,
+                "kind": reference.kind.value,
+                "size": reference.size,
+            }
+            for reference in references
+        ]
+        rows[schema.tags].append(
+            {
+                "repository_id": repository_id,
+                "name": tag_name(number),
+                "digest": manifest.digest,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+def _batches(count: int) -> Iterator[range]:
+    for start in range(0, count, BULK):
+        yield range(start, min(start + BULK, count))
+
+
+async def _insert_tagged(conn: AsyncConnection, name: str, images: int, now: datetime) -> None:
+    table = schema.repositories
+    statement = table.insert().values(_repository_row(name, now)).returning(table.c.id)
+    repository_id = (await conn.execute(statement)).scalar_one()
+    for numbers in _batches(images):
+        for table, rows in _image_rows(numbers, now, repository_id).items():
+            await conn.execute(table.insert(), rows)
+
+
+async def _seed_berth_bulk(data_dir: Path, tagged: dict[str, int], repositories: int) -> None:
+    settings = _settings(data_dir)
+    app = create_app(settings)
+    await app.startup()  # the schema, the account and the root key, as the server will find them
+    await app.shutdown()
+    engine = create_async_engine(async_url(settings.resolved_database_url))
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            for name, images in tagged.items():
+                await _insert_tagged(conn, name, images, now)
+            for numbers in _batches(repositories):
+                rows = [_repository_row(repository_name(number), now) for number in numbers]
+                await conn.execute(schema.repositories.insert(), rows)
+    finally:
+        await engine.dispose()
+
+
+def seed_berth_bulk(data_dir: Path, tagged: dict[str, int], repositories: int) -> None:
+    """Repositories named in ``tagged`` with that many tagged images each (all distinct), and
+    ``repositories`` empty repositories ``bench/catalog/r...``; before the server starts."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_seed_berth_bulk(data_dir, tagged, repositories))
+
+
+def seed_distribution(
+    root: Path, digest: str, tags: int, repositories: int, repository: str = MANY
+) -> None:
+    """Tags of ``repository`` pointing at ``digest`` (pushed over HTTP), and repository folders."""
     base = root / "docker" / "registry" / "v2" / "repositories"
     algorithm, hex_digest = digest.split(":")
     for number in range(tags):
-        tag = base / MANY / "_manifests" / "tags" / tag_name(number)
+        tag = base / repository / "_manifests" / "tags" / tag_name(number)
         (tag / "current").mkdir(parents=True, exist_ok=True)
         (tag / "current" / "link").write_text(digest)
         index = tag / "index" / algorithm / hex_digest

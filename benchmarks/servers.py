@@ -239,6 +239,15 @@ def start_distribution(work: Path) -> Server:
     return spawn("distribution", ["docker-registry", "serve", str(config)], work, port, "/v2/")
 
 
+def start_drop_server(work: Path) -> Server:
+    """granian serving ``drop_app``, with the same HTTP settings as ``berth serve``."""
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-ws"]
+    command += ["--working-dir", str(Path(__file__).parent), "drop_app:app"]
+    return spawn("granian-drop", command, work, port, "/")
+
+
 def start_nginx(work: Path, root: Path, probe: str) -> Server:
     port, config = free_port(), work / "nginx.conf"
     config.write_text(NGINX_CONFIG.format(work=work, port=port, root=root))

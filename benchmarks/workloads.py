@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from blobs import Client, push_bytes
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from seeding import MANY, digest_of, manifest_body
+from seeding import MANY, digest_of, manifest_body, tag_name
 from servers import ACCOUNT_ID, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY, Server
 
 REGION = "us-east-1"
@@ -161,9 +162,11 @@ def prepare(server: Server) -> Target:
 # -- request rates (wrk) ----------------------------------------------------------------------
 
 
-def manifest_rate(target: Target, method: str, seconds: float) -> loadgen.Rate:
+def manifest_rate(
+    target: Target, method: str, seconds: float, repository: str = APP
+) -> loadgen.Rate:
     headers = {**target.server.headers, **ACCEPT}
-    url = f"{target.server.url}/v2/{APP}/manifests/latest"
+    url = f"{target.server.url}/v2/{repository}/manifests/latest"
     return loadgen.run_ab(url, method, headers, seconds=seconds)
 
 
@@ -198,15 +201,30 @@ def _follow(client: Client, path: str, key: str) -> tuple[int, int]:
     return items, pages
 
 
-def list_tags(target: Target, page: int | None) -> tuple[float, int, int]:
+def list_tags(target: Target, page: int | None, repository: str = MANY) -> tuple[float, int, int]:
     client = Client(target.server.port, target.server.headers)
     query = "" if page is None else f"?n={page}"
     try:
         started = time.perf_counter()
-        items, pages = _follow(client, f"/v2/{MANY}/tags/list{query}", "tags")
+        items, pages = _follow(client, f"/v2/{repository}/tags/list{query}", "tags")
         return time.perf_counter() - started, items, pages
     finally:
         client.close()
+
+
+def tag_page_ms(target: Target, page: int, start: int, requests: int = 50) -> float:
+    """The median time of one ``?n=page&last=...`` request from the middle of the tag list."""
+    client = Client(target.server.port, target.server.headers)
+    path = f"/v2/{MANY}/tags/list?n={page}&last={tag_name(start)}"
+    times = []
+    try:
+        for _ in range(requests):
+            started = time.perf_counter()
+            client.call("GET", path, 200)
+            times.append(time.perf_counter() - started)
+    finally:
+        client.close()
+    return statistics.median(times) * 1000
 
 
 def catalog(target: Target, page: int) -> tuple[float, int, int]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from berth.app import BerthApp, create_app
-from berth.services.cache import CROSS_NODE_TTL
+from berth.meta.cache import CROSS_NODE_TTL
 
 from .conftest import BASE_URL, basic
 from .oci import digest_of, image_manifest, push_blob, push_manifest

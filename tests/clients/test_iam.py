@@ -714,3 +714,21 @@ def test_cli_manages_users_policies_and_keys(server: Server, tmp_path: Path) -> 
     assert "cli-user" in [u["UserName"] for u in users]
     refused = server.aws(env, "iam", "get-user", "--user-name", "cli-ghost")
     assert refused.returncode != 0 and "NoSuchEntity" in refused.stderr
+
+
+def test_a_key_stops_signing_the_moment_it_is_deactivated_or_its_user_goes(
+    server: Server, iam: Any
+) -> None:
+    """What a key resolves to is cached; a write to the key or the user drops it at once."""
+    iam.create_user(UserName="ucached")
+    key = iam.create_access_key(UserName="ucached")["AccessKey"]
+    sts = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    for _ in range(3):
+        assert sts.get_caller_identity()["Arn"].endswith(":user/ucached")
+    iam.update_access_key(UserName="ucached", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    assert failure(sts.get_caller_identity)[0] == "InvalidClientTokenId"
+    iam.update_access_key(UserName="ucached", AccessKeyId=key["AccessKeyId"], Status="Active")
+    assert sts.get_caller_identity()["Arn"].endswith(":user/ucached")
+    iam.delete_access_key(UserName="ucached", AccessKeyId=key["AccessKeyId"])
+    assert failure(sts.get_caller_identity)[0] == "InvalidClientTokenId"
+    iam.delete_user(UserName="ucached")

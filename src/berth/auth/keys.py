@@ -2,6 +2,8 @@
 
 Secrets are opened with the master key only when a request names the key. This store only reads:
 last use is recorded by ``IdentityService.record_key_use`` once a signature has checked out.
+What a key resolves to is kept until a write to the tables it was read from (a key deactivated,
+a user or role deleted) commits; other nodes' writes are seen within ``CROSS_NODE_TTL``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hmac
 from berth.auth.credentials import Credential
 from berth.auth.sigv4 import KeyMaterial
 from berth.meta.base import MetaStore
+from berth.meta.cache import ReadCache
 from berth.meta.identities import IdentityStore, StsSession
 from berth.secrets import SecretBox, SecretError, session_token, token_hash
 from berth.types import Principal, PrincipalKind
@@ -18,6 +21,8 @@ from berth.types import Principal, PrincipalKind
 __all__ = ["DatabaseCredentials"]
 
 _ACTIVE = "Active"
+_USER_KEY_TABLES = ("iam_access_keys", "iam_users")
+_SESSION_TABLES = ("iam_sessions", "iam_roles", "iam_users")
 
 
 class DatabaseCredentials:
@@ -27,8 +32,15 @@ class DatabaseCredentials:
         self._meta = meta
         self._box = box
         self._account = account
+        self._user_keys: ReadCache[Credential] = ReadCache(meta, _USER_KEY_TABLES)
+        self._sessions: ReadCache[Credential] = ReadCache(meta, _SESSION_TABLES)
 
     async def find(self, access_key_id: str) -> Credential | None:
+        if access_key_id.startswith("ASIA"):
+            return await self._sessions.get(access_key_id, lambda: self._read(access_key_id))
+        return await self._user_keys.get(access_key_id, lambda: self._read(access_key_id))
+
+    async def _read(self, access_key_id: str) -> Credential | None:
         async with self._meta.read() as tx:
             if access_key_id.startswith("ASIA"):
                 return await self._session(tx.identities, access_key_id)

@@ -8,7 +8,7 @@ themselves and never hand out rows.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -359,9 +359,10 @@ class MetaStore(Protocol):
 
     async def close(self) -> None: ...
 
-    def generation(self) -> int:
-        """A number that changes when a write commits: this process's writes always, other
-        processes' too when ``sees_other_writers`` (else cache entries must also expire)."""
+    def generation(self, tables: tuple[str, ...] = ()) -> Hashable:
+        """A value that changes when a write to ``tables`` (to any table if empty) commits: this
+        process's writes always, other processes' too when ``sees_other_writers`` (else cache
+        entries must also expire)."""
 
     @property
     def sees_other_writers(self) -> bool: ...

@@ -8,17 +8,17 @@ U+FFFD in its place, so a lookup with one finds nothing and stored text keeps th
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Hashable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from berth.meta import migrations
 from berth.meta.base import (
@@ -31,17 +31,19 @@ from berth.meta.base import (
     Transaction,
     UploadStore,
 )
-from berth.meta.generation import LocalGeneration, SharedGeneration, WriteGeneration
+from berth.meta.generation import LocalGeneration, SharedGeneration, WriteGeneration, slots_of
 from berth.meta.identities import IdentityStore
 from berth.meta.sql_audit import SqlAuditStore
 from berth.meta.sql_blobs import SqlBlobIndex
-from berth.meta.sql_common import InsertFactory
+from berth.meta.sql_common import InsertFactory, SqlConnection
 from berth.meta.sql_identities import SqlIdentityStore
 from berth.meta.sql_locks import advisory_lock, lease_lock
 from berth.meta.sql_manifests import SqlManifestStore
 from berth.meta.sql_repositories import SqlRepositoryStore
 from berth.meta.sql_tags import SqlTagStore
 from berth.meta.sql_uploads import SqlSettingStore, SqlUploadStore
+from berth.meta.sql_written import take_written, track_writes
+from berth.meta.sqlite_writer import SqliteWriter, prefetching_connection
 
 __all__ = ["SqlMetaStore", "SqlTransaction", "async_url", "open_meta_store"]
 
@@ -80,7 +82,7 @@ class SqlTransaction:
     audit: AuditStore
 
     @classmethod
-    def bind(cls, conn: AsyncConnection, insert: InsertFactory, registry_id: str) -> SqlTransaction:
+    def bind(cls, conn: SqlConnection, insert: InsertFactory, registry_id: str) -> SqlTransaction:
         return cls(
             repositories=SqlRepositoryStore(conn, insert, registry_id),
             blobs=SqlBlobIndex(conn, insert),
@@ -120,37 +122,41 @@ class SqlMetaStore:
         self._sqlite = engine.dialect.name == "sqlite"
         self._insert: InsertFactory = sqlite.insert if self._sqlite else postgresql.insert
         self._writer = engine.execution_options(**{_WRITE: True})
-        _replace_nul(engine)
+        self._sqlite_writer: SqliteWriter | None = None
+        self._watches: dict[tuple[str, ...], tuple[int, ...]] = {}
+        _replace_nul(engine.sync_engine)
+        track_writes(engine.sync_engine)
         if self._sqlite:
             self._reader = engine
-            _configure_sqlite(engine)
+            _configure_sqlite(engine.sync_engine)
+            self._sqlite_writer = SqliteWriter(
+                _sqlite_writer_engine(engine),
+                Path(f"{engine.url.database}-writer.lock"),
+                self._generation.bump,
+            )
         else:
             self._reader = engine.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
-        self._write_lock = asyncio.Lock()
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
 
-    def _serialised(self) -> AbstractAsyncContextManager[Any]:
-        return self._write_lock if self._sqlite else nullcontext()
-
     @property
     def sees_other_writers(self) -> bool:
         return self._generation.sees_other_writers
 
-    def generation(self) -> int:
-        return self._generation.current()
+    def generation(self, tables: tuple[str, ...] = ()) -> Hashable:
+        slots = self._watches.get(tables)
+        if slots is None:
+            slots = self._watches[tables] = slots_of(tables)
+        return self._generation.current(slots)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        try:
-            async with self._serialised(), self._writer.begin() as conn:
-                yield SqlTransaction.bind(conn, self._insert, self._registry_id)
-        finally:
-            self._generation.bump()
+        async with self._write_connection() as conn:
+            yield SqlTransaction.bind(conn, self._insert, self._registry_id)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Transaction]:
@@ -169,12 +175,19 @@ class SqlMetaStore:
         return advisory_lock(self._engine, name)
 
     @asynccontextmanager
-    async def _write_connection(self) -> AsyncIterator[AsyncConnection]:
+    async def _write_connection(self) -> AsyncIterator[SqlConnection]:
+        if self._sqlite_writer is not None:
+            async with self._sqlite_writer.transaction() as inline:
+                yield inline
+            return
+        written = slots_of(None)
         try:
-            async with self._serialised(), self._writer.begin() as conn:
+            async with self._writer.begin() as conn:
+                take_written(conn.info)
                 yield conn
+                written = take_written(conn.info)
         finally:
-            self._generation.bump()
+            self._generation.bump(written)
 
     async def check(self) -> None:
         async with self._reader.connect() as conn:
@@ -182,23 +195,26 @@ class SqlMetaStore:
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision; safe when several nodes start at once."""
-        async with self._serialised(), self._writer.begin() as conn:
-            if not self._sqlite:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
-                )
+        if self._sqlite_writer is not None:
+            async with self._sqlite_writer.transaction() as inline:
+                migrations.upgrade(inline.sync)
+            return
+        async with self._writer.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             await conn.run_sync(migrations.upgrade)
-        self._generation.bump()
+        self._generation.bump(slots_of(None))
 
     async def close(self) -> None:
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.close()
         await self._engine.dispose()
         self._generation.close()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     """Durable WAL, foreign keys, and our own BEGIN (IMMEDIATE for writers)."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -208,16 +224,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _replace_nul(engine: AsyncEngine) -> None:
+def _replace_nul(engine: Engine) -> None:
     """Bound strings with NUL carry U+FFFD instead, on both databases (see the module docstring)."""
 
-    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
     def replace(
         _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
     ) -> tuple[str, Any]:
@@ -240,6 +256,26 @@ def _without_nul(parameters: Any) -> Any:
 
 def _clean(value: Any) -> Any:
     return value.replace(_NUL, _REPLACEMENT) if isinstance(value, str) else value
+
+
+def _sqlite_writer_engine(engine: AsyncEngine) -> Engine:
+    """One stdlib ``sqlite3`` connection to the same file, for ``SqliteWriter``."""
+    database = engine.url.database or ""
+    if database in ("", ":memory:"):
+        raise ValueError(
+            "SQLite metadata needs a file: an in-memory database is one per connection"
+        )
+    writer = create_sync_engine(
+        engine.url.set(drivername="sqlite+pysqlite"),
+        pool_size=1,
+        max_overflow=0,
+        pool_reset_on_return=None,
+        connect_args=prefetching_connection(),
+    )
+    _replace_nul(writer)
+    track_writes(writer)
+    _configure_sqlite(writer)
+    return writer.execution_options(**{_WRITE: True})
 
 
 def _generation_for(url: str) -> WriteGeneration:

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth.meta.base import AuditEvent, AuditFilter
 from berth.meta.schema import audit_events
-from berth.meta.sql_common import starts_with
+from berth.meta.sql_common import SqlConnection, starts_with
 
 __all__ = ["SqlAuditStore"]
 
@@ -20,7 +19,7 @@ _COLUMNS = ("at", "principal", "action", "resource", "outcome", "source_ip", "re
 
 
 class SqlAuditStore:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def add(self, events: Sequence[AuditEvent]) -> None:

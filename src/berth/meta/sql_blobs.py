@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Exists, Select, exists, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Exists, Select, bindparam, exists, select, tuple_
 
 from berth.meta.base import Blob
 from berth.meta.schema import blobs, manifest_references, repository_blobs
-from berth.meta.sql_common import AnyRow, InsertFactory
+from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection
 
 __all__ = ["SqlBlobIndex"]
 
@@ -26,6 +25,15 @@ _links = repository_blobs
 _refs = manifest_references
 _columns = (_b.c.digest, _b.c.size, _b.c.created_at)
 _PUT_ATTEMPTS = 5
+_PIN_ALL_LINKED = (
+    select(_b.c.digest)
+    .join(_links, _links.c.digest == _b.c.digest)
+    .where(
+        _links.c.repository_id == bindparam("repository_id"),
+        _links.c.digest.in_(bindparam("digests", expanding=True)),
+    )
+    .with_for_update(read=True, of=_links)
+)
 _IN_BATCH = 500
 
 
@@ -34,7 +42,7 @@ def _blob(row: AnyRow) -> Blob:
 
 
 class SqlBlobIndex:
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory) -> None:
         self._conn = conn
         self._insert = insert
 
@@ -87,13 +95,8 @@ class SqlBlobIndex:
     async def pin_all_linked(self, repository_id: int, digests: Sequence[str]) -> set[str]:
         if not digests:
             return set()
-        query = (
-            select(_b.c.digest)
-            .join(_links, _links.c.digest == _b.c.digest)
-            .where(_links.c.repository_id == repository_id, _links.c.digest.in_(set(digests)))
-            .with_for_update(read=True, of=_links)
-        )
-        return set((await self._conn.execute(query)).scalars())
+        wanted = {"repository_id": repository_id, "digests": sorted(set(digests))}
+        return set((await self._conn.execute(_PIN_ALL_LINKED, wanted)).scalars())
 
     async def unlink(self, repository_id: int, digest: str) -> bool:
         statement = _links.delete().where(

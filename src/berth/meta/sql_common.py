@@ -4,12 +4,20 @@ matching that means the same on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar, TypeVarTuple, overload
 
-from sqlalchemy import ColumnElement, Row, Table, and_, func
+from sqlalchemy import ColumnElement, CursorResult, Executable, Row, ScalarResult, Table, and_, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.selectable import TypedReturnsRows
 
-__all__ = ["AnyRow", "Insert", "InsertFactory", "contains_any_case", "starts_with"]
+__all__ = [
+    "AnyRow",
+    "Insert",
+    "InsertFactory",
+    "SqlConnection",
+    "contains_any_case",
+    "starts_with",
+]
 
 Insert: TypeAlias = sqlite.Insert | postgresql.Insert
 """An INSERT with ``on_conflict_do_nothing`` / ``on_conflict_do_update`` (same API on both)."""
@@ -17,6 +25,31 @@ Insert: TypeAlias = sqlite.Insert | postgresql.Insert
 InsertFactory: TypeAlias = Callable[[Table], Insert]
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
+
+
+class SqlConnection(Protocol):
+    """What the stores run statements on: an ``AsyncConnection``, or SQLite's inline writer."""
+
+    @overload
+    async def execute(  # type: ignore[overload-overlap]  # as AsyncConnection.execute's own
+        self, statement: TypedReturnsRows[*_Ts], parameters: Any = None
+    ) -> CursorResult[*_Ts]: ...
+
+    @overload
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]: ...
+
+    @overload
+    async def scalar(
+        self, statement: TypedReturnsRows[_T], parameters: Any = None
+    ) -> _T | None: ...
+
+    @overload
+    async def scalar(self, statement: Executable, parameters: Any = None) -> Any: ...
+
+    async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]: ...
 
 
 def starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:

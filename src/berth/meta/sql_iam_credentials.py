@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth.meta.identities import AccessKey, LoginProfile, StsSession
 from berth.meta.schema import iam_access_keys, iam_login_profiles, iam_sessions
-from berth.meta.sql_common import AnyRow, InsertFactory
+from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection
 
 __all__ = ["SqlAccessKeyStore", "SqlLoginProfileStore", "SqlSessionStore"]
 
@@ -32,7 +31,7 @@ def _key(row: AnyRow) -> AccessKey:
 
 
 class SqlAccessKeyStore:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def create(self, key: AccessKey) -> None:
@@ -83,7 +82,7 @@ def _profile(row: AnyRow) -> LoginProfile:
 
 
 class SqlLoginProfileStore:
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory) -> None:
         self._conn = conn
         self._insert = insert
 
@@ -133,7 +132,7 @@ def _session(row: AnyRow) -> StsSession:
 
 
 class SqlSessionStore:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def create(self, session: StsSession) -> None:

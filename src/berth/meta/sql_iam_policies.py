@@ -6,7 +6,6 @@ import builtins
 from collections.abc import Sequence
 
 from sqlalchemy import Select, and_, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth.errors import EntityAlreadyExistsError
 from berth.meta.identities import (
@@ -24,7 +23,7 @@ from berth.meta.schema import (
     iam_roles,
     iam_users,
 )
-from berth.meta.sql_common import AnyRow, InsertFactory, starts_with
+from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection, starts_with
 
 __all__ = ["SqlInlinePolicyStore", "SqlManagedPolicyStore"]
 
@@ -89,7 +88,7 @@ def _version(row: AnyRow, default: str) -> PolicyVersion:
 
 
 class SqlManagedPolicyStore:
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory) -> None:
         self._conn = conn
         self._insert = insert
 
@@ -227,7 +226,7 @@ class SqlManagedPolicyStore:
 
 
 class SqlInlinePolicyStore:
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory) -> None:
         self._conn = conn
         self._insert = insert
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth.errors import EntityAlreadyExistsError
 from berth.meta.identities import (
@@ -24,7 +23,7 @@ from berth.meta.identities import (
     UserStore,
 )
 from berth.meta.schema import iam_group_members, iam_groups, iam_roles, iam_users
-from berth.meta.sql_common import AnyRow, InsertFactory, starts_with
+from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection, starts_with
 from berth.meta.sql_iam_credentials import (
     SqlAccessKeyStore,
     SqlLoginProfileStore,
@@ -115,7 +114,7 @@ class _NamedTable(Generic[E]):
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: SqlConnection,
         table: Table,
         values: Callable[[E], dict[str, Any]],
         entity: Callable[[AnyRow], E],
@@ -177,21 +176,21 @@ class _NamedTable(Generic[E]):
 class SqlUserStore(_NamedTable[User]):
     noun = "User"
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         super().__init__(conn, iam_users, _user_values, _user)
 
 
 class SqlRoleStore(_NamedTable[Role]):
     noun = "Role"
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         super().__init__(conn, iam_roles, _role_values, _role)
 
 
 class SqlGroupStore(_NamedTable[Group]):
     noun = "Group"
 
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory) -> None:
         super().__init__(conn, iam_groups, _group_values, _group)
         self._insert = insert
 
@@ -241,7 +240,7 @@ class SqlIdentityStore:
     sessions: SessionStore
 
     @classmethod
-    def bind(cls, conn: AsyncConnection, insert: InsertFactory) -> SqlIdentityStore:
+    def bind(cls, conn: SqlConnection, insert: InsertFactory) -> SqlIdentityStore:
         return cls(
             users=SqlUserStore(conn),
             groups=SqlGroupStore(conn, insert),

@@ -24,12 +24,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from berth.meta.schema import leases
+from berth.meta.sql_common import SqlConnection
 
 __all__ = ["advisory_lock", "lease_lock", "lock_key"]
 
 log = logging.getLogger("berth.meta.locks")
 
-WriteTransaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+WriteTransaction = Callable[[], AbstractAsyncContextManager[SqlConnection]]
 
 
 def lock_key(name: str) -> int:

@@ -5,19 +5,30 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.sql.dml import ReturningInsert
 
 from berth.meta.base import Manifest, Reference, ReferenceKind
 from berth.meta.schema import manifest_references, manifests, tags
-from berth.meta.sql_common import AnyRow, InsertFactory
+from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection
 
 __all__ = ["SqlManifestStore"]
 
 _m = manifests
 _refs = manifest_references
+_GET = select(_m).where(
+    _m.c.repository_id == bindparam("repository_id"), _m.c.digest == bindparam("digest")
+)
+
+
+@cache
+def _insert_new(insert: InsertFactory) -> ReturningInsert[str]:
+    """Built once: a manifest PUT runs it (see ``sql_tags._upsert``)."""
+    statement = insert(_m).on_conflict_do_nothing(index_elements=[_m.c.repository_id, _m.c.digest])
+    return statement.returning(_m.c.digest)
 
 
 def _manifest(row: AnyRow) -> Manifest:
@@ -51,35 +62,30 @@ def _reference_rows(manifest: Manifest, references: Sequence[Reference]) -> list
 
 
 class SqlManifestStore:
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory) -> None:
         self._conn = conn
         self._insert = insert
 
     async def get(self, repository_id: int, digest: str) -> Manifest | None:
-        query = select(_m).where(_m.c.repository_id == repository_id, _m.c.digest == digest)
-        row = (await self._conn.execute(query)).first()
+        found = await self._conn.execute(_GET, {"repository_id": repository_id, "digest": digest})
+        row = found.first()
         return None if row is None else _manifest(row)
 
     async def put(self, manifest: Manifest, references: Sequence[Reference]) -> bool:
-        statement = (
-            self._insert(_m)
-            .values(
-                repository_id=manifest.repository_id,
-                digest=manifest.digest,
-                media_type=manifest.media_type,
-                artifact_type=manifest.artifact_type,
-                size=manifest.size,
-                body=manifest.body,
-                subject=manifest.subject,
-                config_digest=manifest.config_digest,
-                annotations=dict(manifest.annotations),
-                pushed_at=manifest.pushed_at,
-                last_pulled_at=manifest.last_pulled_at,
-            )
-            .on_conflict_do_nothing(index_elements=[_m.c.repository_id, _m.c.digest])
-            .returning(_m.c.digest)
-        )
-        if (await self._conn.execute(statement)).first() is None:
+        values = {
+            "repository_id": manifest.repository_id,
+            "digest": manifest.digest,
+            "media_type": manifest.media_type,
+            "artifact_type": manifest.artifact_type,
+            "size": manifest.size,
+            "body": manifest.body,
+            "subject": manifest.subject,
+            "config_digest": manifest.config_digest,
+            "annotations": dict(manifest.annotations),
+            "pushed_at": manifest.pushed_at,
+            "last_pulled_at": manifest.last_pulled_at,
+        }
+        if (await self._conn.execute(_insert_new(self._insert), values)).first() is None:
             return False
         rows = _reference_rows(manifest, references)
         if rows:

@@ -6,12 +6,11 @@ import dataclasses
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth.errors import RepositoryAlreadyExistsError
 from berth.meta.base import Repository
 from berth.meta.schema import repositories
-from berth.meta.sql_common import AnyRow, InsertFactory
+from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection
 
 __all__ = ["SqlRepositoryStore"]
 
@@ -50,7 +49,7 @@ def _repository(row: AnyRow) -> Repository:
 
 
 class SqlRepositoryStore:
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory, registry_id: str) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory, registry_id: str) -> None:
         self._conn = conn
         self._insert = insert
         self._registry_id = registry_id

@@ -5,50 +5,49 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Select, bindparam, func, select
 
 from berth.meta.base import Tag
 from berth.meta.schema import tags
-from berth.meta.sql_common import InsertFactory
+from berth.meta.sql_common import Insert, InsertFactory, SqlConnection
 
 __all__ = ["SqlTagStore"]
 
 _t = tags
+_ONE = (_t.c.repository_id == bindparam("repository_id"), _t.c.name == bindparam("name"))
+_GET = select(_t.c.digest, _t.c.updated_at).where(*_ONE)
+_GET_FOR_UPDATE = _GET.with_for_update()
+
+
+@cache
+def _upsert(insert: InsertFactory) -> Insert:
+    """Built once: a manifest PUT runs it, and building an upsert costs more than running it."""
+    statement = insert(_t)
+    return statement.on_conflict_do_update(
+        index_elements=[_t.c.repository_id, _t.c.name],
+        set_={"digest": statement.excluded.digest, "updated_at": statement.excluded.updated_at},
+    )
 
 
 class SqlTagStore:
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory) -> None:
         self._conn = conn
         self._insert = insert
 
     async def get(self, repository_id: int, name: str) -> Tag | None:
-        query = select(_t.c.digest, _t.c.updated_at).where(
-            _t.c.repository_id == repository_id, _t.c.name == name
-        )
-        row = (await self._conn.execute(query)).first()
-        return None if row is None else Tag(repository_id, name, row.digest, row.updated_at)
+        return await self._get(_GET, repository_id, name)
 
     async def put(self, repository_id: int, name: str, digest: str, at: datetime) -> Tag | None:
-        previous = await self._get_for_update(repository_id, name)
-        statement = self._insert(_t).values(
-            repository_id=repository_id, name=name, digest=digest, updated_at=at
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[_t.c.repository_id, _t.c.name],
-            set_={"digest": statement.excluded.digest, "updated_at": statement.excluded.updated_at},
-        )
-        await self._conn.execute(statement)
+        previous = await self._get(_GET_FOR_UPDATE, repository_id, name)
+        values = {"repository_id": repository_id, "name": name, "digest": digest, "updated_at": at}
+        await self._conn.execute(_upsert(self._insert), values)
         return previous
 
-    async def _get_for_update(self, repository_id: int, name: str) -> Tag | None:
-        query = (
-            select(_t.c.digest, _t.c.updated_at)
-            .where(_t.c.repository_id == repository_id, _t.c.name == name)
-            .with_for_update()
-        )
-        row = (await self._conn.execute(query)).first()
+    async def _get(self, query: Select[str, datetime], repository_id: int, name: str) -> Tag | None:
+        found = await self._conn.execute(query, {"repository_id": repository_id, "name": name})
+        row = found.first()
         return None if row is None else Tag(repository_id, name, row.digest, row.updated_at)
 
     async def delete(self, repository_id: int, name: str) -> bool:

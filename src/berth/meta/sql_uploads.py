@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from berth.meta.base import Upload
 from berth.meta.schema import settings, uploads
-from berth.meta.sql_common import AnyRow, InsertFactory
+from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection
 
 __all__ = ["SqlSettingStore", "SqlUploadStore"]
 
@@ -33,7 +32,7 @@ def _upload(row: AnyRow) -> Upload:
 
 
 class SqlUploadStore:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def create(self, upload: Upload) -> None:
@@ -100,7 +99,7 @@ class SqlUploadStore:
 
 
 class SqlSettingStore:
-    def __init__(self, conn: AsyncConnection, insert: InsertFactory) -> None:
+    def __init__(self, conn: SqlConnection, insert: InsertFactory) -> None:
         self._conn = conn
         self._insert = insert
 

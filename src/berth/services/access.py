@@ -18,8 +18,8 @@ from berth.errors import AccessDeniedError, MalformedPolicyDocumentError, Unauth
 from berth.iam import AuthorizationRequest, Decision, NamedPolicy, Policy, PolicyKind, evaluate
 from berth.iam import parse_policy as parse
 from berth.meta.base import MetaStore, Repository
+from berth.meta.cache import TtlCache
 from berth.services.audit import AuditLog, is_write
-from berth.services.cache import TtlCache
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.types import Principal
 

@@ -21,9 +21,9 @@ from berth.errors import (
 )
 from berth.iam import Policy, PolicyKind, parse_policy
 from berth.meta.base import MetaStore
+from berth.meta.cache import TtlCache
 from berth.meta.identities import Group, IdentityStore, OwnerKind, Role, Tags, User
 from berth.secrets import SecretBox
-from berth.services.cache import TtlCache
 
 __all__ = [
     "DEFAULT_MAX_ITEMS",

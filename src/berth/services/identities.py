@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from berth.iam import NamedPolicy, Policy, PolicyKind, parse_policy
 from berth.meta.base import MetaStore
+from berth.meta.cache import TtlCache
 from berth.meta.identities import IdentityStore, OwnerKind, Role, StsSession, User
 from berth.secrets import SecretBox
-from berth.services.cache import TtlCache
 from berth.services.iam_common import IamContext
 from berth.services.iam_keys import ACTIVE, KEYS_PER_USER, CredentialAdmin
 from berth.services.iam_policies import (

@@ -16,7 +16,7 @@ from berth.errors import (
     ManifestUnknownError,
 )
 from berth.meta.base import Manifest, MetaStore, Reference, ReferenceKind, Repository, Transaction
-from berth.services.cache import ReadCache
+from berth.meta.cache import ReadCache
 from berth.types import Digest, Tag
 
 __all__ = ["ImageService"]
@@ -49,8 +49,8 @@ class ImageService:
         self.meta = meta
         self.clock = clock
         self.max_manifest_bytes = max_manifest_bytes
-        self._resolved: ReadCache[Manifest] = ReadCache(meta)
-        self._tags: ReadCache[list[str]] = ReadCache(meta, limit=_TAG_LISTS)
+        self._resolved: ReadCache[Manifest] = ReadCache(meta, ("manifests", "tags"))
+        self._tags: ReadCache[list[str]] = ReadCache(meta, ("tags",), limit=_TAG_LISTS)
 
     async def resolve(self, repository: Repository, reference: Tag | Digest) -> Manifest:
         key = (repository.id, str(reference))

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from berth.errors import NameUnknownError, RepositoryAlreadyExistsError, RepositoryNotEmptyError
 from berth.meta.base import MetaStore, Repository
-from berth.services.cache import ReadCache
+from berth.meta.cache import ReadCache
 from berth.services.templates import CREATE_ON_PUSH, load_templates, matching_template
 from berth.types import RepositoryName
 
@@ -19,7 +19,7 @@ class RepositoryService:
     def __init__(self, meta: MetaStore, clock: Callable[[], datetime]) -> None:
         self.meta = meta
         self.clock = clock
-        self._found: ReadCache[Repository] = ReadCache(meta)
+        self._found: ReadCache[Repository] = ReadCache(meta, ("repositories",))
 
     async def find(self, name: RepositoryName) -> Repository | None:
         return await self._found.get(name, lambda: self._find(name))

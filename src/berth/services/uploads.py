@@ -28,7 +28,7 @@ from berth.errors import (
     SizeInvalidError,
 )
 from berth.meta.base import Blob, MetaStore, Repository, Upload
-from berth.services.cache import ReadCache
+from berth.meta.cache import ReadCache
 from berth.services.registry import blob_mounting_enabled
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.storage.base import BlobStore, UploadState
@@ -67,7 +67,7 @@ class UploadService:
         self.telemetry = telemetry or NoTelemetry()
         self._hashing: dict[str, _Hashing] = {}
         self._locks: dict[str, _Exclusive] = {}
-        self._linked: ReadCache[Blob] = ReadCache(meta)
+        self._linked: ReadCache[Blob] = ReadCache(meta, ("blobs", "repository_blobs"))
 
     async def start(self, repository: Repository) -> Upload:
         upload_id = str(uuid.uuid4())

@@ -7,16 +7,17 @@ from dataclasses import dataclass
 
 import pytest
 
-from berth.services.cache import ReadCache, TtlCache
+from berth.meta.cache import ReadCache, TtlCache
 
 
 @dataclass
 class FakeMeta:
     value: int = 0
     sees_other_writers: bool = True
+    other: int = 0
 
-    def generation(self) -> int:
-        return self.value
+    def generation(self, tables: tuple[str, ...] = ()) -> int:
+        return self.value if tables == ("t",) else self.other
 
 
 class Loader:
@@ -30,7 +31,7 @@ class Loader:
 
 async def test_a_value_is_served_until_the_generation_changes() -> None:
     meta, load = FakeMeta(), Loader()
-    cache: ReadCache[str] = ReadCache(meta)  # type: ignore[arg-type]
+    cache: ReadCache[str] = ReadCache(meta, ("t",))  # type: ignore[arg-type]
     assert await cache.get("k", load) == "v1"
     assert await cache.get("k", load) == "v1"
     meta.value += 1
@@ -46,7 +47,7 @@ async def test_absence_is_never_cached() -> None:
         calls += 1
         return None
 
-    cache: ReadCache[str] = ReadCache(FakeMeta())  # type: ignore[arg-type]
+    cache: ReadCache[str] = ReadCache(FakeMeta(), ("t",))  # type: ignore[arg-type]
     assert await cache.get("k", missing) is None
     assert await cache.get("k", missing) is None
     assert calls == 2
@@ -55,12 +56,20 @@ async def test_absence_is_never_cached() -> None:
 async def test_without_shared_generations_entries_expire() -> None:
     now = [100.0]
     meta, load = FakeMeta(sees_other_writers=False), Loader()
-    cache: ReadCache[str] = ReadCache(meta, ttl=1.0, monotonic=lambda: now[0])  # type: ignore[arg-type]
+    cache: ReadCache[str] = ReadCache(meta, ("t",), ttl=1.0, monotonic=lambda: now[0])  # type: ignore[arg-type]
     assert await cache.get("k", load) == "v1"
     now[0] += 0.5
     assert await cache.get("k", load) == "v1"
     now[0] += 0.6
     assert await cache.get("k", load) == "v2"
+
+
+async def test_a_write_to_other_tables_keeps_the_entry() -> None:
+    meta, load = FakeMeta(), Loader()
+    cache: ReadCache[str] = ReadCache(meta, ("t",))  # type: ignore[arg-type]
+    assert await cache.get("k", load) == "v1"
+    meta.other += 1
+    assert await cache.get("k", load) == "v1"
 
 
 async def settled() -> None:
@@ -85,7 +94,7 @@ class Gate:
 
 async def test_callers_that_miss_at_once_share_one_load() -> None:
     gate = Gate()
-    cache: ReadCache[str] = ReadCache(FakeMeta())  # type: ignore[arg-type]
+    cache: ReadCache[str] = ReadCache(FakeMeta(), ("t",))  # type: ignore[arg-type]
     waiting = [asyncio.create_task(cache.get("k", gate)) for _ in range(32)]
     await asyncio.sleep(0)
     gate.release.set()
@@ -96,7 +105,7 @@ async def test_callers_that_miss_at_once_share_one_load() -> None:
 
 async def test_a_load_begun_before_a_write_is_not_shared_after_it() -> None:
     meta, gate = FakeMeta(), Gate()
-    cache: ReadCache[str] = ReadCache(meta)  # type: ignore[arg-type]
+    cache: ReadCache[str] = ReadCache(meta, ("t",))  # type: ignore[arg-type]
     before = asyncio.create_task(cache.get("k", gate))
     await asyncio.sleep(0)
     meta.value += 1

@@ -1,10 +1,10 @@
-"""The read caches: ReadCache (what a read found, kept until the next write commits) and TtlCache
-(kept for a few seconds).
+"""The read caches: ReadCache (what a read found, kept until the next write to the tables it
+read commits) and TtlCache (kept for a few seconds).
 
-A ReadCache entry is served only while the metadata store's write generation is the one noted
-before the read, so it never outlives a write of this process, nor of any other process that
-shares the generation (SQLite). Where other writers cannot be seen (PostgreSQL nodes), entries
-also expire after ``ttl`` seconds: another node's write is seen within that time.
+A ReadCache entry is served only while the write generation of the tables it was read from is
+the one noted before the read, so it never outlives a write of this process, nor of any other
+process that shares the generation (SQLite). Where other writers cannot be seen (PostgreSQL
+nodes), entries also expire after ``ttl`` seconds: another node's write is seen within that time.
 
 Both share a key's load between the callers that miss it at once: when an entry lapses under
 load, one query runs for the whole burst of requests, not one per request. The shared load runs
@@ -79,20 +79,22 @@ class ReadCache(Generic[V]):
     def __init__(
         self,
         meta: MetaStore,
+        tables: tuple[str, ...],
         ttl: float = CROSS_NODE_TTL,
         monotonic: Callable[[], float] = time.monotonic,
         limit: int = _LIMIT,
     ) -> None:
         self._meta = meta
+        self._tables = tables
         self._ttl = ttl
         self._limit = limit
         self._monotonic = monotonic
-        self._entries: dict[Hashable, tuple[int, float, V]] = {}
+        self._entries: dict[Hashable, tuple[Hashable, float, V]] = {}
         self._loads: _SharedLoads[V | None] = _SharedLoads()
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[V | None]]) -> V | None:
         """The cached value, else ``load()``'s (kept unless None: absence is never cached)."""
-        generation = self._meta.generation()
+        generation = self._meta.generation(self._tables)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == generation and self._fresh(entry[1]):
             return entry[2]
@@ -100,8 +102,8 @@ class ReadCache(Generic[V]):
             (generation, key), load, lambda value: self._keep(key, generation, value)
         )
 
-    def _keep(self, key: Hashable, generation: int, value: V | None) -> None:
-        if value is None or generation != self._meta.generation():
+    def _keep(self, key: Hashable, generation: Hashable, value: V | None) -> None:
+        if value is None or generation != self._meta.generation(self._tables):
             return
         if len(self._entries) >= self._limit:
             self._entries.clear()
