@@ -339,14 +339,14 @@ async def test_manifest_body_round_trips_byte_for_byte(meta_store: MetaStore) ->
 # -- tags ---------------------------------------------------------------------------------------
 
 
-async def test_tag_put_returns_previous(meta_store: MetaStore) -> None:
+async def test_tag_put_makes_then_moves_the_tag(meta_store: MetaStore) -> None:
     async with meta_store.transaction() as tx:
         repo = await new_repository(tx)
-        assert await tx.tags.put(repo.id, "latest", digest(1), at(1)) is None
-        previous = await tx.tags.put(repo.id, "latest", digest(2), at(2))
-        assert previous is not None
-        assert (previous.repository_id, previous.name) == (repo.id, "latest")
-        assert (previous.digest, previous.updated_at) == (digest(1), at(1))
+        await tx.tags.put(repo.id, "latest", digest(1), at(1))
+        made = await tx.tags.get(repo.id, "latest")
+        assert made is not None
+        assert (made.digest, made.updated_at) == (digest(1), at(1))
+        await tx.tags.put(repo.id, "latest", digest(2), at(2))
     async with meta_store.read() as tx:
         current = await tx.tags.get(repo.id, "latest")
         assert current is not None

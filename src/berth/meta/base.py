@@ -230,8 +230,8 @@ class ManifestStore(Protocol):
 class TagStore(Protocol):
     async def get(self, repository_id: int, name: str) -> Tag | None: ...
 
-    async def put(self, repository_id: int, name: str, digest: str, at: datetime) -> Tag | None:
-        """Point the tag at ``digest``; returns the tag as it was before, or None if new."""
+    async def put(self, repository_id: int, name: str, digest: str, at: datetime) -> None:
+        """Point the tag at ``digest`` (made if new)."""
 
     async def delete(self, repository_id: int, name: str) -> bool: ...
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 
 from berth.meta.base import Tag
 from berth.meta.schema import tags
@@ -18,7 +18,6 @@ __all__ = ["SqlTagStore"]
 _t = tags
 _ONE = (_t.c.repository_id == bindparam("repository_id"), _t.c.name == bindparam("name"))
 _GET = select(_t.c.digest, _t.c.updated_at).where(*_ONE)
-_GET_FOR_UPDATE = _GET.with_for_update()
 
 
 @cache
@@ -37,18 +36,13 @@ class SqlTagStore:
         self._insert = insert
 
     async def get(self, repository_id: int, name: str) -> Tag | None:
-        return await self._get(_GET, repository_id, name)
-
-    async def put(self, repository_id: int, name: str, digest: str, at: datetime) -> Tag | None:
-        previous = await self._get(_GET_FOR_UPDATE, repository_id, name)
-        values = {"repository_id": repository_id, "name": name, "digest": digest, "updated_at": at}
-        await self._conn.execute(_upsert(self._insert), values)
-        return previous
-
-    async def _get(self, query: Select[str, datetime], repository_id: int, name: str) -> Tag | None:
-        found = await self._conn.execute(query, {"repository_id": repository_id, "name": name})
+        found = await self._conn.execute(_GET, {"repository_id": repository_id, "name": name})
         row = found.first()
         return None if row is None else Tag(repository_id, name, row.digest, row.updated_at)
+
+    async def put(self, repository_id: int, name: str, digest: str, at: datetime) -> None:
+        values = {"repository_id": repository_id, "name": name, "digest": digest, "updated_at": at}
+        await self._conn.execute(_upsert(self._insert), values)
 
     async def delete(self, repository_id: int, name: str) -> bool:
         statement = _t.delete().where(_t.c.repository_id == repository_id, _t.c.name == name)
