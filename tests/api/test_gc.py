@@ -68,14 +68,6 @@ async def app(tmp_path: Path, clock: Clock, database_url: str | None) -> AsyncIt
         await berth.shutdown()
 
 
-@pytest.fixture
-async def client(app: BerthApp) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": basic(app.issue_root_token())}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers) as http:
-        yield http
-
-
 async def push_image(client: httpx.AsyncClient, name: str, seed: str, *layers: bytes) -> str:
     config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed}).encode()
     await push_blob(client, name, config)

@@ -11,7 +11,6 @@ import pytest
 
 from berth.app import BerthApp
 
-from .conftest import BASE_URL, basic
 from .oci import assert_error
 from .test_gc import T0, Clock, open_app
 
@@ -30,14 +29,6 @@ async def app(tmp_path: Path, clock: Clock, database_url: str | None) -> AsyncIt
         yield berth
     finally:
         await berth.shutdown()
-
-
-@pytest.fixture
-async def client(app: BerthApp) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": basic(app.issue_root_token())}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers) as http:
-        yield http
 
 
 async def stored_uploads(app: BerthApp) -> list[str]:

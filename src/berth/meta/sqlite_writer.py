@@ -268,16 +268,15 @@ async def _begin_immediate(engine: Engine) -> tuple[Connection, RootTransaction]
     raw: Any = conn.connection.driver_connection
     raw.execute("PRAGMA busy_timeout = 0")
     try:
-        return conn, conn.begin()
-    except OperationalError as error:
+        transaction = conn.begin()
+    except BaseException as error:
         raw.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.close()
-        if not _is_busy(error):
+        if not (isinstance(error, OperationalError) and _is_busy(error)):
             raise
-    finally:
-        if not conn.closed:
-            raw.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    return await anyio.to_thread.run_sync(_connect_and_begin, engine)
+        return await anyio.to_thread.run_sync(_connect_and_begin, engine)
+    raw.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    return conn, transaction
 
 
 def _connect_and_begin(engine: Engine) -> tuple[Connection, RootTransaction]:
