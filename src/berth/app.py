@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 
 from berth.api.aws import AwsContext
+from berth.api.download_port import DownloadPort, bind_download_port
 from berth.api.ecr import ecr_app
 from berth.api.front import AwsFrontDoor
 from berth.api.iam import query_app
@@ -200,6 +202,7 @@ class BerthApp:
         self._services: Services | None = None
         self._signer: TokenSigner | None = None
         self._jobs: JobScheduler | None = None
+        self._download_port: DownloadPort | None = None
         self.metrics = Metrics()
 
     @property
@@ -237,7 +240,13 @@ class BerthApp:
             telemetry=self.metrics,
         )
         registry = registry_app(
-            RegistryContext(self._services, settings.public_url, settings.blob_redirect)
+            RegistryContext(
+                self._services,
+                settings.public_url,
+                settings.blob_redirect,
+                settings.download_port,
+                settings.download_url,
+            )
         )
         aws = self._aws_context()
         router = Starlette(
@@ -318,7 +327,20 @@ class BerthApp:
             clock=self.clock,
         )
 
+    async def serve_download_port(self) -> None:
+        """Listen on ``download_port`` too, beside this worker's siblings (``SO_REUSEPORT``)."""
+        settings = self.settings
+        if settings.download_port is None or self._download_port is not None:
+            return
+        sock = bind_download_port(settings.host, settings.download_port, reuse_port=True)
+        key = await self.services.downloads.signing_key()
+        self._download_port = DownloadPort(settings.resolved_storage_path, key)
+        self._download_port.start(sock)
+
     async def shutdown(self) -> None:
+        if self._download_port is not None:
+            await to_thread.run_sync(self._download_port.stop)
+            self._download_port = None
         if self._jobs is not None:
             await self._jobs.stop()
         if self._services is not None:
@@ -343,6 +365,7 @@ class BerthApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
+                    await self.serve_download_port()
                 except Exception as error:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})

@@ -45,6 +45,10 @@ class Settings:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = field(default=None, repr=False)
     blob_redirect: bool = False
+    download_port: int | None = None
+    """Also serve blob downloads on this port with sendfile; blob GETs redirect there."""
+    download_url: str | None = None
+    """The download port as clients reach it (a proxy in front, TLS); else this host at it."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     trusted_proxies: str | None = None
@@ -88,6 +92,7 @@ class Settings:
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
 _INT_FIELDS = {
     "port",
+    "download_port",
     "token_ttl_seconds",
     "upload_expiry_seconds",
     "gc_grace_seconds",
@@ -172,6 +177,7 @@ def _validated(settings: Settings) -> Settings:
             raise SettingsError(f"BERTH_MASTER_KEY: {error}") from None
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port must be 1-65535, not {settings.port}")
+    _check_download_port(settings)
     for name in sorted(_FLOAT_FIELDS):
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name} must be 0 (off) or a number of seconds")
@@ -179,6 +185,27 @@ def _validated(settings: Settings) -> Settings:
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name} cannot be negative")
     return settings
+
+
+def _check_download_port(settings: Settings) -> None:
+    port, url = settings.download_port, settings.download_url
+    if port is None:
+        if url is not None:
+            raise SettingsError("download_url names the download port; set download_port too")
+        return
+    if not 0 < port < 65536 or port == settings.port:
+        raise SettingsError(f"download_port must be 1-65535 and not port itself, not {port}")
+    if settings.storage != "filesystem":
+        raise SettingsError(
+            "download_port sends files from the filesystem store; with S3 use blob_redirect"
+        )
+    if url is not None and (not url.startswith(("http://", "https://")) or url.endswith("/")):
+        raise SettingsError(f"download_url must be http(s)://host[:port], not {url!r}")
+    if settings.tls and url is None:
+        raise SettingsError(
+            "download_port speaks plain HTTP; with TLS, put an HTTPS proxy in front of it and "
+            "name it in download_url"
+        )
 
 
 def _from_toml(path: Path) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ __all__ = [
     "RegistryContext",
     "authorize",
     "context_of",
+    "download_base",
     "origin_of",
     "page_of",
     "realm_of",
@@ -32,12 +34,37 @@ class RegistryContext:
     services: Services
     public_url: str | None
     blob_redirect: bool = False
+    download_port: int | None = None
+    """Where ``berth serve`` sends blobs with sendfile (``berth.api.download_port``)."""
+    download_url: str | None = None
+    """The download port's address as clients reach it, when not this host at that port."""
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     limit: int | None
     after: str | None
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+
+
+def download_base(request: Request, context: RegistryContext) -> str | None:
+    """``scheme://host:port`` of the download port as this client reaches it, or None if off.
+
+    The host the client asked for (its ``Host``), at the download port; a ``Host`` that is not a
+    plain name or address gives the address the request arrived on.
+    """
+    if context.download_url is not None:
+        return context.download_url
+    if context.download_port is None:
+        return None
+    authority = request.headers.get("host", "")
+    host = authority[: authority.index("]") + 1] if "]" in authority else authority.split(":")[0]
+    if _HOSTNAME.fullmatch(host) is None:
+        server = request.scope.get("server") or ("127.0.0.1", 0)
+        host = f"[{server[0]}]" if ":" in server[0] else server[0]
+    return f"http://{host}:{context.download_port}"
 
 
 def context_of(request: Request) -> tuple[RegistryContext, Principal]:
