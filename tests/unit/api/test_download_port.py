@@ -221,3 +221,21 @@ def test_stop_ends_the_server_with_a_connection_open(tmp_path: Path) -> None:
 def test_a_taken_port_fails_to_bind() -> None:
     with bind_download_port("127.0.0.1", 0) as taken, pytest.raises(OSError):
         bind_download_port("127.0.0.1", taken.getsockname()[1])
+
+
+def test_an_empty_blob_is_an_empty_200(served: Running) -> None:
+    empty = Digest.parse("sha256:" + hashlib.sha256(b"").hexdigest())
+    path = served.root / blob_key(empty)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    response, body = get(served, served.url(empty))
+    assert (response.status, body) == (200, b"")
+    assert response.getheader("Content-Length") == "0"
+
+
+def test_an_http_1_0_client_gets_its_answer_and_the_connection_closes(served: Running) -> None:
+    with served.raw() as sock:
+        sock.sendall(f"GET {served.url()} HTTP/1.0\r\nRange: bytes=0-3\r\n\r\n".encode())
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 206 ")
+    assert answer.endswith(b"\r\n\r\n" + BLOB[:4])
