@@ -57,6 +57,13 @@ def admin_role(iam: Any) -> str:
     return str(role["Role"]["Arn"])
 
 
+@pytest.fixture(scope="module")
+def assumer(server: Server, iam: Any) -> Any:
+    """STS for an IAM user allowed sts:AssumeRole: the account root may not assume roles."""
+    user = user_with_key(iam, "sts-assumer", ALLOW_ASSUME)
+    return server.client("sts", user["key"], user["secret"])
+
+
 def failure(call: Callable[[], object]) -> tuple[str, str, int]:
     with pytest.raises(ClientError) as raised:
         call()
@@ -106,8 +113,10 @@ def test_caller_identity_of_root_and_of_a_user(server: Server, iam: Any) -> None
 # -- AssumeRole ----------------------------------------------------------------------------------
 
 
-def test_assume_role_returns_working_temporary_credentials(server: Server, admin_role: str) -> None:
-    assumed = server.client("sts").assume_role(
+def test_assume_role_returns_working_temporary_credentials(
+    server: Server, assumer: Any, admin_role: str
+) -> None:
+    assumed = assumer.assume_role(
         RoleArn=admin_role, RoleSessionName="ci-build", DurationSeconds=900
     )
     credentials = assumed["Credentials"]
@@ -123,14 +132,14 @@ def test_assume_role_returns_working_temporary_credentials(server: Server, admin
     assert session_client(server, "iam", credentials).get_role(RoleName="registry-admin")
 
 
-def test_assume_role_refusals(server: Server, iam: Any, admin_role: str) -> None:
-    sts = server.client("sts")
+def test_assume_role_refusals(iam: Any, assumer: Any, admin_role: str) -> None:
+    sts = assumer
     missing = f"arn:aws:iam::{ACCOUNT}:role/nobody"
     code, message, status = failure(lambda: sts.assume_role(RoleArn=missing, RoleSessionName="s1"))
     assert (code, status) == ("AccessDenied", 403)
     assert message == (
-        f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: sts:AssumeRole on "
-        f"resource: {missing}"
+        f"User: arn:aws:iam::{ACCOUNT}:user/sts-assumer is not authorized to perform: "
+        f"sts:AssumeRole on resource: {missing}"
     )
     code, message, _ = failure(
         lambda: sts.assume_role(RoleArn=admin_role, RoleSessionName="s1", DurationSeconds=7200)
@@ -209,12 +218,12 @@ def test_a_trust_policy_naming_the_user_needs_no_identity_allow(server: Server, 
     assert code == "AccessDenied"
 
 
-def test_session_policy_narrows_the_role(server: Server, admin_role: str) -> None:
+def test_session_policy_narrows_the_role(server: Server, assumer: Any, admin_role: str) -> None:
     only_sts = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "sts:*", "Resource": "*"}],
     }
-    assumed = server.client("sts").assume_role(
+    assumed = assumer.assume_role(
         RoleArn=admin_role, RoleSessionName="narrow", Policy=json.dumps(only_sts)
     )
     assert "PackedPolicySize" in assumed
@@ -223,12 +232,10 @@ def test_session_policy_narrows_the_role(server: Server, admin_role: str) -> Non
     assert code == "AccessDenied" and "session policy" in message
 
 
-def test_session_ends_when_its_role_is_deleted(server: Server, iam: Any) -> None:
+def test_session_ends_when_its_role_is_deleted(server: Server, iam: Any, assumer: Any) -> None:
     iam.create_role(RoleName="short-lived", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))
     arn = f"arn:aws:iam::{ACCOUNT}:role/short-lived"
-    credentials = server.client("sts").assume_role(RoleArn=arn, RoleSessionName="gone")[
-        "Credentials"
-    ]
+    credentials = assumer.assume_role(RoleArn=arn, RoleSessionName="gone")["Credentials"]
     iam.delete_role(RoleName="short-lived")
     code, _, status = failure(
         lambda: session_client(server, "sts", credentials).get_caller_identity()
@@ -262,10 +269,10 @@ def test_get_session_token(server: Server, iam: Any) -> None:
 # -- credentials refused -------------------------------------------------------------------------
 
 
-def test_expired_session_credentials_are_refused(server: Server, admin_role: str) -> None:
-    credentials = server.client("sts").assume_role(RoleArn=admin_role, RoleSessionName="expiring")[
-        "Credentials"
-    ]
+def test_expired_session_credentials_are_refused(
+    server: Server, assumer: Any, admin_role: str
+) -> None:
+    credentials = assumer.assume_role(RoleArn=admin_role, RoleSessionName="expiring")["Credentials"]
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(sep=" ")
     with sqlite3.connect(server.data_dir / "berth.db") as db:
         db.execute(
@@ -279,10 +286,10 @@ def test_expired_session_credentials_are_refused(server: Server, admin_role: str
     assert message == "The security token included in the request is expired"
 
 
-def test_wrong_or_missing_session_token_is_refused(server: Server, admin_role: str) -> None:
-    credentials = server.client("sts").assume_role(RoleArn=admin_role, RoleSessionName="tokens")[
-        "Credentials"
-    ]
+def test_wrong_or_missing_session_token_is_refused(
+    server: Server, assumer: Any, admin_role: str
+) -> None:
+    credentials = assumer.assume_role(RoleArn=admin_role, RoleSessionName="tokens")["Credentials"]
     forged = {**credentials, "SessionToken": credentials["SessionToken"][:-4] + "AAAA"}
     code, _, _ = failure(lambda: session_client(server, "sts", forged).get_caller_identity())
     assert code == "InvalidClientTokenId"

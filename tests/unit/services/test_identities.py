@@ -164,8 +164,8 @@ async def test_role_session_carries_role_policies_and_session_policy(
 ) -> None:
     role = await service.principals.create_role("admin", TRUST)
     await service.policies.put_inline(OwnerKind.ROLE, "admin", "all", ECR)
-    root = Principal.root(ACCOUNT, ROOT_KEY)
-    assumed = await service.sts.assume_role(root, role.arn, "ci", policy=PULL)
+    ci = await user_principal(service, "ci")
+    assumed = await service.sts.assume_role(ci, role.arn, "ci", policy=PULL)
     key = assumed.credentials.access_key_id
     session = Principal(
         PrincipalKind.ASSUMED_ROLE,
