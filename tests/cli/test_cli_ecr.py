@@ -27,6 +27,10 @@ ALLOW_ASSUME = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
 }
+ROOT_REFUSAL = (
+    "An error occurred (AccessDenied) when calling the AssumeRole operation: "
+    "Roles may not be assumed by root accounts."
+)
 
 
 def _name(prefix: str = "cli") -> str:
@@ -203,6 +207,7 @@ def test_iam_users_and_keys(berth: Berth) -> None:
 
 
 def test_a_role_profile_assumes_the_role_from_an_iam_user(berth: Berth, tmp_path: Path) -> None:
+    """A profile whose source is the root is refused, as AWS refuses the root any role."""
     role = f"cli-role-{uuid.uuid4().hex[:6]}"
     role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
     trust = tmp_path / "trust.json"
@@ -227,12 +232,16 @@ def test_a_role_profile_assumes_the_role_from_an_iam_user(berth: Berth, tmp_path
         profiles.write_text(
             original + f"[profile {role}]\nrole_arn = {role_arn}\n"
             f"source_profile = {source}\nregion = us-east-1\n"
+            f"[profile {role}-as-root]\nrole_arn = {role_arn}\n"
+            "source_profile = default\nregion = us-east-1\n"
         )
         identity = json.loads(berth.ok("--profile", role, "sts", "get-caller-identity"))
         assert f":assumed-role/{role}/" in identity["Arn"]
         denied = berth("--profile", role, "ecr", "create-repository", "--repository-name", "xy")
         assert denied.returncode == 254
         assert "AccessDeniedException" in denied.stderr
+        as_root = berth("--profile", f"{role}-as-root", "sts", "get-caller-identity")
+        assert as_root.returncode == 254 and ROOT_REFUSAL in as_root.stderr, as_root.stderr
     finally:
         credentials.write_text(original_credentials)
         profiles.write_text(original)
@@ -246,6 +255,25 @@ def test_a_role_profile_assumes_the_role_from_an_iam_user(berth: Berth, tmp_path
     )
     berth.ok("iam", "delete-user-policy", "--user-name", source, "--policy-name", "assume")
     berth.ok("iam", "delete-user", "--user-name", source)
+    berth.ok("iam", "delete-role", "--role-name", role)
+
+
+def test_sts_assume_role_refuses_the_root(berth: Berth, tmp_path: Path) -> None:
+    role = f"cli-role-{uuid.uuid4().hex[:6]}"
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(TRUST))
+    berth.ok(
+        "iam",
+        "create-role",
+        "--role-name",
+        role,
+        "--assume-role-policy-document",
+        f"file://{trust}",
+    )
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+    refused = berth("sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "root")
+    assert refused.returncode == 254
+    assert ROOT_REFUSAL in refused.stderr and "Traceback" not in refused.stderr
     berth.ok("iam", "delete-role", "--role-name", role)
 
 
