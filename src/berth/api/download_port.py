@@ -89,6 +89,7 @@ class DownloadPort:
         clock: Callable[[], float] = time.time,
         header_timeout: float = 10.0,
         idle_timeout: float = 60.0,
+        send_timeout: float = 60.0,
         max_connections: int = 1024,
     ) -> None:
         self.root = root
@@ -96,12 +97,14 @@ class DownloadPort:
         self.clock = clock
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
+        self.send_timeout = send_timeout
         self.max_connections = max_connections
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
+        self._failure: Exception | None = None
 
     def start(self, sock: socket.socket) -> None:
         """Serve ``sock`` on a thread of its own (a stdlib loop) until ``stop()``."""
@@ -110,6 +113,8 @@ class DownloadPort:
         )
         self._thread.start()
         self._ready.wait(10)
+        if self._failure is not None:
+            raise self._failure
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, end the thread; transfers still running are cut."""
@@ -123,6 +128,9 @@ class DownloadPort:
         try:
             with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
                 runner.run(self.serve(sock))
+        except Exception as error:
+            self._failure = error
+            log.exception("the download port stopped")
         finally:
             self._ready.set()
             sock.close()
@@ -130,26 +138,41 @@ class DownloadPort:
     async def serve(self, sock: socket.socket) -> None:
         """Serve ``sock`` until ``stop()``."""
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        server = await asyncio.start_server(self.connection, sock=sock, backlog=1024)
+        sock.setblocking(False)
+        accepting = asyncio.ensure_future(self._accept(sock))
         self._ready.set()
         try:
             await self._stop.wait()
         finally:
-            server.close()
-            for writer in list(self._writers):
-                writer.transport.abort()
-            await server.wait_closed()
+            accepting.cancel()
+            for task in list(self._clients):
+                task.cancel()
+            await asyncio.gather(accepting, *self._clients, return_exceptions=True)
 
-    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, _ = await loop.sock_accept(listener)
+            except OSError as error:  # out of file descriptors, say: wait, do not spin
+                log.warning("download port cannot accept: %s", error)
+                await asyncio.sleep(0.1)
+                continue
+            if len(self._clients) >= self.max_connections:
+                client.close()
+                continue
+            task = loop.create_task(self.connection(client))
+            self._clients.add(task)
+            task.add_done_callback(self._clients.discard)
+
+    async def connection(self, client: socket.socket) -> None:
         """One client connection: requests in turn, kept alive while the client wants."""
-        if len(self._writers) >= self.max_connections:
-            writer.transport.abort()
-            return
-        self._writers.add(writer)
+        client.setblocking(False)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
         try:
-            while (request := await self._next_request(conn, reader)) is not None:
-                await self._answer(conn, writer, request)
+            while (request := await self._next_request(conn, client)) is not None:
+                await self._answer(conn, client, request)
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     break
                 conn.start_next_cycle()
@@ -158,18 +181,17 @@ class DownloadPort:
                 status = error.error_status_hint
                 message = f"malformed HTTP request: {error}"[:300]
                 bad = SizeInvalidError(message) if status == 431 else UnsupportedError(message)
-                with contextlib.suppress(ConnectionError, h11.LocalProtocolError):
-                    await self._send_error(conn, writer, bad, status=status, close=True)
-        except (_ClosedError, ConnectionError, TimeoutError):
+                with contextlib.suppress(ConnectionError, _ClosedError, h11.LocalProtocolError):
+                    await self._send_error(conn, client, bad, status=status, close=True)
+        except (_ClosedError, ConnectionError):
             pass
         except Exception:
             log.exception("download connection failed")
         finally:
-            self._writers.discard(writer)
-            writer.close()
+            client.close()
 
     async def _next_request(
-        self, conn: h11.Connection, reader: asyncio.StreamReader
+        self, conn: h11.Connection, client: socket.socket
     ) -> h11.Request | None:
         """The next request, its body read and dropped; None once the client closes."""
         loop = asyncio.get_running_loop()
@@ -185,7 +207,7 @@ class DownloadPort:
                         deadline = loop.time() + self.header_timeout
                 if deadline is not None:
                     wait = deadline - loop.time()
-                data = await self._read(reader, wait)
+                data = await self._read(client, wait)
                 if data and deadline is None:
                     deadline = loop.time() + self.header_timeout
                 if request is None:
@@ -205,25 +227,34 @@ class DownloadPort:
                 return None
 
     @staticmethod
-    async def _read(reader: asyncio.StreamReader, wait: float) -> bytes:
+    async def _read(client: socket.socket, wait: float) -> bytes:
         if wait <= 0:
             raise _ClosedError
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(reader.read(_READ_SIZE), wait)
+            return await asyncio.wait_for(loop.sock_recv(client, _READ_SIZE), wait)
         except TimeoutError:
             raise _ClosedError from None
 
+    async def _write(self, client: socket.socket, data: bytes | None) -> None:
+        if data:
+            loop = asyncio.get_running_loop()
+            try:
+                await asyncio.wait_for(loop.sock_sendall(client, data), self.send_timeout)
+            except TimeoutError:
+                raise _ClosedError from None
+
     async def _answer(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request
+        self, conn: h11.Connection, client: socket.socket, request: h11.Request
     ) -> None:
         try:
-            await self._send_blob(conn, writer, request)
+            await self._send_blob(conn, client, request)
         except BerthError as error:
             head = request.method == b"HEAD"
-            await self._send_error(conn, writer, error, head=head)
+            await self._send_error(conn, client, error, head=head)
 
     async def _send_blob(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request
+        self, conn: h11.Connection, client: socket.socket, request: h11.Request
     ) -> None:
         if request.method not in (b"GET", b"HEAD"):
             raise _NotAllowedError(f"{request.method.decode('latin-1')} is not supported here")
@@ -243,12 +274,12 @@ class DownloadPort:
             log.error("cannot open blob %s: %s", digest, error)
             raise ServerError("the blob cannot be read; the server log has details") from None
         with blob:
-            await self._send_file(conn, writer, request, blob, digest)
+            await self._send_file(conn, client, request, blob, digest)
 
     async def _send_file(
         self,
         conn: h11.Connection,
-        writer: asyncio.StreamWriter,
+        client: socket.socket,
         request: h11.Request,
         blob: BinaryIO,
         digest: Digest,
@@ -266,19 +297,22 @@ class DownloadPort:
             headers.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
         headers.append((b"content-length", str(end - start).encode()))
         status = 206 if ranged is not None else 200
-        writer.write(conn.send(_response(status, headers)) or b"")
+        await self._write(client, conn.send(_response(status, headers)))
         if request.method == b"GET" and end > start:
             conn.send_with_data_passthrough(h11.Data(data=_Length(end - start)))  # type: ignore[arg-type]
-            await writer.drain()
-            loop = asyncio.get_running_loop()
-            await loop.sendfile(writer.transport, blob, start, end - start)
-        writer.write(conn.send(h11.EndOfMessage()) or b"")
-        await writer.drain()
+            await self._sendfile(client, blob, start, end)
+        await self._write(client, conn.send(h11.EndOfMessage()))
 
-    @staticmethod
+    async def _sendfile(self, client: socket.socket, blob: BinaryIO, start: int, end: int) -> None:
+        """``blob[start:end]`` by ``os.sendfile`` onto the socket; a client that takes nothing
+        for ``send_timeout`` is dropped, as nginx's ``send_timeout`` drops it."""
+        sender = _FileSender(client.fileno(), blob.fileno(), start, end, self.send_timeout)
+        await sender.run()
+
     async def _send_error(
+        self,
         conn: h11.Connection,
-        writer: asyncio.StreamWriter,
+        client: socket.socket,
         error: BerthError,
         *,
         status: int | None = None,
@@ -300,11 +334,68 @@ class DownloadPort:
             headers.append((b"allow", b"GET, HEAD"))
         if close:
             headers.append((b"connection", b"close"))
-        writer.write(conn.send(_response(status or error.status, headers)) or b"")
+        data = conn.send(_response(status or error.status, headers)) or b""
         if not head:
-            writer.write(conn.send(h11.Data(data=body)) or b"")
-        writer.write(conn.send(h11.EndOfMessage()) or b"")
-        await writer.drain()
+            data += conn.send(h11.Data(data=body)) or b""
+        await self._write(client, data + (conn.send(h11.EndOfMessage()) or b""))
+
+
+class _FileSender:
+    """Sends a file range with ``os.sendfile`` each time the socket can take more.
+
+    The sending runs in the loop's writability callback, as asyncio's own ``sock_sendfile`` does,
+    so a 1 GiB blob costs a few hundred callbacks and no futures; a timer drops the client when
+    nothing was sent for ``timeout`` seconds.
+    """
+
+    def __init__(self, fd: int, file_fd: int, start: int, end: int, timeout: float) -> None:
+        self.fd, self.file_fd = fd, file_fd
+        self.offset, self.end, self.timeout = start, end, timeout
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.progress = self.loop.time()
+        self.timer = self.loop.call_later(timeout, self._check)
+
+    async def run(self) -> None:
+        self.loop.add_writer(self.fd, self._send)
+        try:
+            await self.done
+        finally:
+            self.loop.remove_writer(self.fd)
+            self.timer.cancel()
+
+    def _send(self) -> None:
+        try:
+            sent = os.sendfile(self.fd, self.file_fd, self.offset, self.end - self.offset)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            self._finish(error)
+            return
+        if sent == 0:  # the file is shorter than it was: cut the response
+            self._finish(_ClosedError())
+            return
+        self.offset += sent
+        self.progress = self.loop.time()
+        if self.offset >= self.end:
+            self._finish(None)
+
+    def _check(self) -> None:
+        idle = self.loop.time() - self.progress
+        if idle >= self.timeout:
+            self._finish(_ClosedError())
+        else:
+            self.timer = self.loop.call_later(self.timeout - idle, self._check)
+
+    def _finish(self, error: BaseException | None) -> None:
+        self.loop.remove_writer(self.fd)
+        self.timer.cancel()
+        if self.done.done():
+            return
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
 
 
 class _NotAllowedError(UnsupportedError):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,3 +242,61 @@ def test_an_http_1_0_client_gets_its_answer_and_the_connection_closes(served: Ru
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 206 ")
     assert answer.endswith(b"\r\n\r\n" + BLOB[:4])
+
+
+def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
+    big = bytes(32 << 20)
+    digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
+    path = tmp_path / blob_key(digest)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(big)
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, send_timeout=0.5)
+    listener = bind_download_port("127.0.0.1", 0)
+    address = listener.getsockname()
+    port.start(listener)
+    try:
+        token = sign_download_token(KEY, "team/app", str(digest), int(NOW + 60))
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.settimeout(10)
+            client.connect(address)
+            client.sendall(f"GET /v2/_downloads/{token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            time.sleep(2)
+            received = 0
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := client.recv(1 << 20):
+                    received += len(chunk)
+        assert 0 < received < len(big)
+    finally:
+        port.stop()
+
+
+def test_blobs_larger_than_any_socket_buffer_arrive_whole_in_parallel(tmp_path: Path) -> None:
+    big = os.urandom(1 << 20) * 48
+    digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
+    path = tmp_path / blob_key(digest)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(big)
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW)
+    listener = bind_download_port("127.0.0.1", 0)
+    address = listener.getsockname()
+    port.start(listener)
+    token = sign_download_token(KEY, "team/app", str(digest), int(NOW + 60))
+
+    def download_twice() -> list[str]:
+        connection = http.client.HTTPConnection(*address, timeout=30)
+        digests = []
+        for _ in range(2):
+            connection.request("GET", f"/v2/_downloads/{token}")
+            response = connection.getresponse()
+            assert response.status == 200
+            digests.append("sha256:" + hashlib.sha256(response.read()).hexdigest())
+        connection.close()
+        return digests
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: download_twice(), range(4)))
+        assert results == [[str(digest)] * 2] * 4
+    finally:
+        port.stop()
