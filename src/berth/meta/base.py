@@ -348,8 +348,9 @@ class SignInFailureStore(Protocol):
 
     async def delete(self, keys: Sequence[str]) -> None: ...
 
-    async def purge(self, idle_before: datetime, now: datetime) -> int:
-        """Delete counters untouched since ``idle_before`` and not blocking at ``now``; how many."""
+    async def purge(self, idle_before: datetime) -> int:
+        """Delete counters whose last failure and wait both ended before ``idle_before``; how
+        many."""
 
 
 class Transaction(Protocol):

@@ -55,9 +55,9 @@ class SqlSignInFailureStore:
         if keys:
             await self._conn.execute(_f.delete().where(_f.c.key.in_(list(keys))))
 
-    async def purge(self, idle_before: datetime, now: datetime) -> int:
+    async def purge(self, idle_before: datetime) -> int:
         statement = _f.delete().where(
             _f.c.last_at < idle_before,
-            or_(_f.c.blocked_until.is_(None), _f.c.blocked_until <= now),
+            or_(_f.c.blocked_until.is_(None), _f.c.blocked_until < idle_before),
         )
         return (await self._conn.execute(statement)).rowcount or 0
