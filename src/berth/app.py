@@ -44,6 +44,7 @@ from berth.secrets import SecretBox, master_key
 from berth.services import Services, build_services, utc_now
 from berth.services.console import session_key
 from berth.services.jobs import Job, JobScheduler
+from berth.services.sign_in_throttle import SignInPolicy
 from berth.settings import Settings, SettingsError, load_settings
 from berth.storage import open_blob_store
 from berth.storage.base import BlobStore
@@ -57,6 +58,7 @@ __all__ = [
     "create_app",
     "resolve_account",
     "root_credentials",
+    "sign_in_policy",
     "token_signer",
 ]
 
@@ -186,6 +188,15 @@ async def metrics(request: Request) -> Response:
     return Response(berth.metrics.exposition(open_uploads), media_type=CONTENT_TYPE)
 
 
+def sign_in_policy(settings: Settings) -> SignInPolicy:
+    return SignInPolicy(
+        max_failures=settings.sign_in_max_failures,
+        window=timedelta(seconds=settings.sign_in_window_seconds),
+        lockout=timedelta(seconds=settings.sign_in_lockout_seconds),
+        max_lockout=timedelta(seconds=settings.sign_in_max_lockout_seconds),
+    )
+
+
 def node_name() -> str:
     """This process, as job runs in the audit log name it."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -238,6 +249,7 @@ class BerthApp:
             upload_expiry=timedelta(seconds=settings.upload_expiry_seconds),
             gc_grace=timedelta(seconds=settings.gc_grace_seconds),
             telemetry=self.metrics,
+            sign_in_policy=sign_in_policy(settings),
         )
         registry = registry_app(
             RegistryContext(
@@ -294,10 +306,15 @@ class BerthApp:
         async def collect_garbage() -> str:
             return (await services.gc.run()).summary()
 
+        async def purge_sign_in_failures() -> str:
+            return f"dropped {await services.sign_in_throttle.purge()} sign-in failure counter(s)"
+
+        purge_interval = settings.sign_in_window_seconds if settings.sign_in_max_failures else 0
         jobs = [
             Job("upload-expiry", settings.upload_expiry_interval_seconds, expire_uploads),
             Job("lifecycle", settings.lifecycle_interval_seconds, expire_images),
             Job("gc", settings.gc_interval_seconds, collect_garbage),
+            Job("sign-in-failures", purge_interval, purge_sign_in_failures),
         ]
         return JobScheduler(
             services.meta,

@@ -60,6 +60,10 @@ class Settings:
     gc_interval_seconds: float = 3600
     gc_grace_seconds: int = 24 * 3600
     max_manifest_bytes: int = 4 * 1024 * 1024
+    sign_in_max_failures: int = 5
+    sign_in_window_seconds: int = 15 * 60
+    sign_in_lockout_seconds: int = 60
+    sign_in_max_lockout_seconds: int = 15 * 60
     workers: int = 1
     log_level: str = "info"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -89,6 +93,12 @@ class Settings:
         )
 
 
+_SIGN_IN_FIELDS = (
+    "sign_in_max_failures",
+    "sign_in_window_seconds",
+    "sign_in_lockout_seconds",
+    "sign_in_max_lockout_seconds",
+)
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
 _INT_FIELDS = {
     "port",
@@ -98,6 +108,7 @@ _INT_FIELDS = {
     "gc_grace_seconds",
     "max_manifest_bytes",
     "workers",
+    *_SIGN_IN_FIELDS,
 }
 _FLOAT_FIELDS = {
     "upload_expiry_interval_seconds",
@@ -178,6 +189,7 @@ def _validated(settings: Settings) -> Settings:
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port must be 1-65535, not {settings.port}")
     _check_download_port(settings)
+    _check_sign_in(settings)
     for name in sorted(_FLOAT_FIELDS):
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name} must be 0 (off) or a number of seconds")
@@ -185,6 +197,20 @@ def _validated(settings: Settings) -> Settings:
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name} cannot be negative")
     return settings
+
+
+def _check_sign_in(settings: Settings) -> None:
+    for name in _SIGN_IN_FIELDS:
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{name} cannot be negative")
+    if settings.sign_in_max_failures and not (
+        0 < settings.sign_in_lockout_seconds <= settings.sign_in_max_lockout_seconds
+        and settings.sign_in_window_seconds > 0
+    ):
+        raise SettingsError(
+            "sign-in throttling needs sign_in_window_seconds above 0 and "
+            "0 < sign_in_lockout_seconds <= sign_in_max_lockout_seconds"
+        )
 
 
 def _check_download_port(settings: Settings) -> None:

@@ -146,3 +146,36 @@ def test_download_port_and_url() -> None:
 def test_bad_download_settings_are_start_up_errors(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(environ=environ)
+
+
+def test_sign_in_throttling_settings() -> None:
+    assert load_settings(environ={}).sign_in_max_failures == 5
+    settings = load_settings(
+        environ={
+            "BERTH_SIGN_IN_MAX_FAILURES": "3",
+            "BERTH_SIGN_IN_WINDOW_SECONDS": "600",
+            "BERTH_SIGN_IN_LOCKOUT_SECONDS": "30",
+            "BERTH_SIGN_IN_MAX_LOCKOUT_SECONDS": "3600",
+        }
+    )
+    assert (settings.sign_in_max_failures, settings.sign_in_window_seconds) == (3, 600)
+    assert (settings.sign_in_lockout_seconds, settings.sign_in_max_lockout_seconds) == (30, 3600)
+    off = load_settings(
+        environ={"BERTH_SIGN_IN_MAX_FAILURES": "0", "BERTH_SIGN_IN_LOCKOUT_SECONDS": "0"}
+    )
+    assert off.sign_in_max_failures == 0
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"BERTH_SIGN_IN_MAX_FAILURES": "five"}, "must be an integer"),
+        ({"BERTH_SIGN_IN_MAX_FAILURES": "-1"}, "cannot be negative"),
+        ({"BERTH_SIGN_IN_LOCKOUT_SECONDS": "0"}, "sign_in_lockout_seconds"),
+        ({"BERTH_SIGN_IN_LOCKOUT_SECONDS": "1000"}, "sign_in_max_lockout_seconds"),
+        ({"BERTH_SIGN_IN_WINDOW_SECONDS": "0"}, "sign_in_window_seconds"),
+    ],
+)
+def test_bad_sign_in_settings_are_start_up_errors(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)
