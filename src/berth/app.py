@@ -342,6 +342,8 @@ class BerthApp:
             public_url=settings.public_url,
             issue_token=lambda who: self.signer.issue(who, settings.token_ttl_seconds),
             clock=self.clock,
+            download_port=settings.download_port,
+            download_url=settings.download_url,
         )
 
     async def serve_download_port(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ import oras.client
 import pytest
 
 from .conftest import RegistryServer, free_port
+from .ecr_support import ecr_client
 from .images import layout_digest, read_blob, write_image_layout
+from .test_ecr_images import upload_layer
 from .test_oras import oras_client
 from .test_skopeo import pull, push, remote
 
@@ -100,3 +103,18 @@ def test_a_tampered_download_url_is_refused_in_the_registry_error_shape(
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["code"] == "DENIED"
     assert httpx.get(location).status_code == 200
+
+
+def test_get_download_url_for_layer_names_the_download_port(server: RegistryServer) -> None:
+    ecr = ecr_client(server)
+    name = f"clients/dl-ecr-{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(repositoryName=name)
+    data = os.urandom(3 << 20)
+    digest = upload_layer(ecr, name, data)
+    reply = ecr.get_download_url_for_layer(repositoryName=name, layerDigest=digest)
+    url = reply["downloadUrl"]
+    assert url.startswith(f"http://127.0.0.1:{download_port_of(server)}/v2/_downloads/")
+    response = httpx.get(url, timeout=30)
+    assert response.status_code == 200
+    assert response.content == data
+    ecr.close()

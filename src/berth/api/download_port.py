@@ -29,8 +29,8 @@ from typing import BinaryIO
 
 import h11
 
+from berth.api.download_urls import DOWNLOAD_PATH
 from berth.api.oci.blobs import parse_range
-from berth.api.oci.downloads import DOWNLOAD_PATH
 from berth.errors import (
     BerthError,
     BlobUnknownError,

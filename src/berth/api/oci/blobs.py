@@ -7,8 +7,8 @@ import re
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from berth.api.download_urls import DOWNLOAD_PATH
 from berth.api.oci.context import authorize, context_of, download_base, repository_of
-from berth.api.oci.downloads import DOWNLOAD_PATH
 from berth.errors import BlobUnknownError, RangeInvalidError
 from berth.types import Digest
 

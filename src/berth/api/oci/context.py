@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from starlette.requests import Request
 
+from berth.api.download_urls import download_base as download_base_for
 from berth.auth.middleware import principal_from_scope
 from berth.errors import PaginationInvalidError
 from berth.services import Services
@@ -46,25 +46,12 @@ class Page:
     after: str | None
 
 
-_HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
-
-
 def download_base(request: Request, context: RegistryContext) -> str | None:
-    """``scheme://host:port`` of the download port as this client reaches it, or None if off.
-
-    The host the client asked for (its ``Host``), at the download port; a ``Host`` that is not a
-    plain name or address gives the address the request arrived on.
-    """
-    if context.download_url is not None:
-        return context.download_url
-    if context.download_port is None:
-        return None
-    authority = request.headers.get("host", "")
-    host = authority[: authority.index("]") + 1] if "]" in authority else authority.split(":")[0]
-    if _HOSTNAME.fullmatch(host) is None:
-        server = request.scope.get("server") or ("127.0.0.1", 0)
-        host = f"[{server[0]}]" if ":" in server[0] else server[0]
-    return f"http://{host}:{context.download_port}"
+    """Where this client reaches the download port, or None when it is off."""
+    server = request.scope.get("server")
+    return download_base_for(
+        request.headers.get("host", ""), server, context.download_port, context.download_url
+    )
 
 
 def context_of(request: Request) -> tuple[RegistryContext, Principal]:

@@ -12,10 +12,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from berth.api.oci.context import context_of
 from berth.types import Digest, RepositoryName
 
-__all__ = ["DOWNLOAD_PATH", "get_download"]
-
-DOWNLOAD_PATH = "/v2/_downloads/"
-"""The path of a signed download URL, on the registry port and on the download port."""
+__all__ = ["get_download"]
 
 _OCTET = "application/octet-stream"
 
