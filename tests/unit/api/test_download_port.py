@@ -207,18 +207,21 @@ def test_an_idle_connection_is_closed(served: Running) -> None:
 
 
 def test_stop_ends_the_server_with_a_connection_open(tmp_path: Path) -> None:
-    port = DownloadPort(tmp_path, KEY, idle_timeout=60)
-    sock = bind_download_port("127.0.0.1", 0)
-    address = sock.getsockname()
-    port.start(sock)
-    with socket.create_connection(address, timeout=5) as client:
-        client.sendall(b"GET /v2/_downloads/x HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert client.recv(12) == b"HTTP/1.1 403"
-        started = time.monotonic()
-        port.stop()
-        assert time.monotonic() - started < 3
-    with pytest.raises(OSError), socket.create_connection(address, timeout=1):
-        pass
+    """Straight after a response, many times: on Python 3.11 a ``wait_for`` dropped the stop's
+    cancellation about one time in three, and stop() waited out the 60-second idle timeout."""
+    for _ in range(20):
+        port = DownloadPort(tmp_path, KEY, idle_timeout=60)
+        sock = bind_download_port("127.0.0.1", 0)
+        address = sock.getsockname()
+        port.start(sock)
+        with socket.create_connection(address, timeout=5) as client:
+            client.sendall(b"GET /v2/_downloads/x HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert client.recv(12) == b"HTTP/1.1 403"
+            started = time.monotonic()
+            port.stop()
+            assert time.monotonic() - started < 3
+        with pytest.raises(OSError), socket.create_connection(address, timeout=1):
+            pass
 
 
 def test_a_taken_port_fails_to_bind() -> None:
