@@ -23,6 +23,7 @@ from anyio import to_thread
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage.base import ChunkObserver, StoredUpload, UploadState
 from berth.storage.layout import blob_key, digest_from_key, upload_key
+from berth.storage.writeback import start_writeback
 from berth.types import Digest
 
 __all__ = ["PIECE_SIZE", "FilesystemBlobStore"]
@@ -98,9 +99,9 @@ class FilesystemBlobStore:
                 pending.append(chunk)
                 pending_size += len(chunk)
                 if pending_size >= PIECE_SIZE:
-                    await _in_thread(_write_pieces, fd, pending, observe, False)
+                    await _in_thread(_write_pieces, fd, pending, size, observe, False)
                     size, pending, pending_size = size + pending_size, [], 0
-            await _in_thread(_write_pieces, fd, pending, observe, True)
+            await _in_thread(_write_pieces, fd, pending, size, observe, True)
             return UploadState(size=size + pending_size, backend=state.backend)
         finally:
             with anyio.CancelScope(shield=True):
@@ -251,7 +252,10 @@ def _truncate_to(fd: int, size: int, path: Path) -> None:
         os.ftruncate(fd, size)
 
 
-def _write_pieces(fd: int, pieces: list[bytes], observe: ChunkObserver | None, sync: bool) -> None:
+def _write_pieces(
+    fd: int, pieces: list[bytes], offset: int, observe: ChunkObserver | None, sync: bool
+) -> None:
+    """Write ``pieces`` at ``offset`` (where ``fd`` stands), then fsync, or start the disk write."""
     if len(pieces) > _MANY_PIECES:
         pieces = [b"".join(pieces)]
     for piece in pieces:
@@ -266,6 +270,8 @@ def _write_pieces(fd: int, pieces: list[bytes], observe: ChunkObserver | None, s
             views[0] = views[0][written:]
     if sync:
         os.fsync(fd)
+    else:
+        start_writeback(fd, offset, sum(len(piece) for piece in pieces))
 
 
 def _commit(upload: Path, blob: Path, size: int) -> None:
