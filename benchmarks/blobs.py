@@ -160,9 +160,16 @@ def drain(response: http.client.HTTPResponse) -> int:
 
 
 def fetch(port: int, headers: dict[str, str], target: str, size: int) -> None:
+    """GET ``target`` as registry clients do: a 307 is followed, without the credentials."""
     client = Client(port, headers)
     try:
         response = client.send("GET", target)
+        if response.status == 307:
+            location = urlsplit(response.getheader("Location") or "")
+            response.read()
+            client.close()
+            client = Client(location.port or 80, {})
+            response = client.send("GET", location.path)
         if response.status != 200:
             raise RuntimeError(f"GET {target}: {response.status} {response.read()[:200]!r}")
         received = drain(response)

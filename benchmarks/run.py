@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import report
 import servers
@@ -72,6 +73,8 @@ def workload_list(sizes: Sizes) -> list[Workload]:
         Workload(f"DescribeImages, {sizes.tags:,} images (boto3)", "s", higher_is_better=False),
         Workload("GetAuthorizationToken, 32 connections", "req/s"),
         Workload(f"tag list, {sizes.tags:,} tags, one n=100 page", "ms", higher_is_better=False),
+        Workload(f"pull {size} on the registry port (no download port)", "MB/s"),
+        Workload(f"pull {size}, 8 in parallel, on the registry port", "MB/s"),
     ]
 
 
@@ -192,6 +195,32 @@ def blob_workloads(run: Run, target: w.Target, repeat: int) -> None:
             blob.size * parallel,
         )
         run.record(index, server.name, blob.size * parallel / seconds / MB)
+    in_place = registry_port_path(server, target_path)
+    for index, parallel in ((18, 1), (19, 8)):
+        if in_place is None:
+            continue
+        seconds = run.pull(
+            f"{server.name} {run.workloads[index].name}",
+            server,
+            lambda: pull(server.port, {}, in_place, blob.size, parallel),  # noqa: B023
+            blob.size * parallel,
+        )
+        run.record(index, server.name, blob.size * parallel / seconds / MB)
+
+
+def registry_port_path(server: servers.Server, target_path: str) -> str | None:
+    """The signed download path a 307 names, to fetch from the registry port itself (the ASGI
+    server's own file sending), or None when the server does not redirect."""
+    client = Client(server.port, server.headers)
+    try:
+        response = client.send("GET", target_path)
+        response.read()
+        location = response.getheader("Location")
+        if response.status != 307 or location is None:
+            return None
+        return urlsplit(location).path
+    finally:
+        client.close()
 
 
 def rate_workloads(run: Run, target: w.Target) -> None:
@@ -281,16 +310,16 @@ def measure(run: Run, targets: list[w.Target], repeats: int, groups: set[str]) -
             skopeo_workloads(run, target, repeat)
 
 
-def start(run: Run, berth_workers: int, seed: bool) -> list[w.Target]:
-    """Berth (as users get it: ``berth serve``, defaults) and distribution, seeded for the
-    listings when ``seed``."""
+def start(run: Run, berth_workers: int, seed: bool, download_port: bool) -> list[w.Target]:
+    """Berth (as users get it: ``berth serve``, defaults but ``--download-port``) and
+    distribution, seeded for the listings when ``seed``."""
     sizes, work = run.sizes, run.work
     if seed:
         print(
             f"seeding Berth: {sizes.tags:,} images, {sizes.repositories:,} repositories", flush=True
         )
         seed_berth(work / "berth-data", sizes.tags, sizes.repositories)
-    berth = servers.start_berth(work, berth_workers)
+    berth = servers.start_berth(work, berth_workers, download_port)
     targets = [w.prepare(berth)]
     distribution = servers.start_distribution(work)
     targets.append(w.prepare(distribution))
@@ -353,7 +382,9 @@ def render(run: Run, command: str, args: argparse.Namespace, chart: Path) -> str
     return "\n".join(
         [
             f"Measured {notes['date']} on {notes['machine']}; Berth with "
-            f"{args.berth_workers} worker(s); medians of {args.repeats} repeats.",
+            f"{args.berth_workers} worker(s)"
+            f"{'' if args.no_download_port else ' and --download-port'}; "
+            f"medians of {args.repeats} repeats.",
             "",
             "```",
             command,
@@ -402,6 +433,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, short rate runs")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--berth-workers", type=int, default=1)
+    parser.add_argument(
+        "--no-download-port",
+        action="store_true",
+        help="run Berth without --download-port: blobs are sent by the registry port itself",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "performance.md")
     parser.add_argument("--chart", type=Path, default=REPO_ROOT / "docs" / "performance.png")
     parser.add_argument(
@@ -432,7 +468,8 @@ def main(argv: list[str]) -> int:
         if "blobs" in args.groups:
             print("measuring this machine's bounds", flush=True)
             measure_bounds(run, args.repeats)
-        targets = start(run, args.berth_workers, seed="listings" in args.groups)
+        seed = "listings" in args.groups
+        targets = start(run, args.berth_workers, seed, not args.no_download_port)
         sampler = servers.RssSampler(targets[0].server)
         try:
             measure(run, targets, args.repeats, args.groups)

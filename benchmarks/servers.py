@@ -226,10 +226,13 @@ def berth_binary() -> str:
     return found
 
 
-def start_berth(work: Path, workers: int) -> Server:
+def start_berth(work: Path, workers: int, download_port: bool = True) -> Server:
+    """``berth serve``; with ``download_port``, whole-blob GETs redirect to its sendfile port."""
     port, data = free_port(), work / "berth-data"
     command = [berth_binary(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--data-dir", str(data), "--workers", str(workers)]
+    if download_port:
+        command += ["--download-port", str(free_port())]
     return spawn("berth", command, work, port, "/healthz")
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 
 from berth.api.aws import AwsContext
+from berth.api.download_port import DownloadPort, bind_download_port
 from berth.api.ecr import ecr_app
 from berth.api.front import AwsFrontDoor
 from berth.api.iam import query_app
@@ -42,6 +44,7 @@ from berth.secrets import SecretBox, master_key
 from berth.services import Services, build_services, utc_now
 from berth.services.console import session_key
 from berth.services.jobs import Job, JobScheduler
+from berth.services.sign_in_throttle import SignInPolicy
 from berth.settings import Settings, SettingsError, load_settings
 from berth.storage import open_blob_store
 from berth.storage.base import BlobStore
@@ -55,6 +58,7 @@ __all__ = [
     "create_app",
     "resolve_account",
     "root_credentials",
+    "sign_in_policy",
     "token_signer",
 ]
 
@@ -184,6 +188,15 @@ async def metrics(request: Request) -> Response:
     return Response(berth.metrics.exposition(open_uploads), media_type=CONTENT_TYPE)
 
 
+def sign_in_policy(settings: Settings) -> SignInPolicy:
+    return SignInPolicy(
+        max_failures=settings.sign_in_max_failures,
+        window=timedelta(seconds=settings.sign_in_window_seconds),
+        lockout=timedelta(seconds=settings.sign_in_lockout_seconds),
+        max_lockout=timedelta(seconds=settings.sign_in_max_lockout_seconds),
+    )
+
+
 def node_name() -> str:
     """This process, as job runs in the audit log name it."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -200,6 +213,7 @@ class BerthApp:
         self._services: Services | None = None
         self._signer: TokenSigner | None = None
         self._jobs: JobScheduler | None = None
+        self._download_port: DownloadPort | None = None
         self.metrics = Metrics()
 
     @property
@@ -235,9 +249,16 @@ class BerthApp:
             upload_expiry=timedelta(seconds=settings.upload_expiry_seconds),
             gc_grace=timedelta(seconds=settings.gc_grace_seconds),
             telemetry=self.metrics,
+            sign_in_policy=sign_in_policy(settings),
         )
         registry = registry_app(
-            RegistryContext(self._services, settings.public_url, settings.blob_redirect)
+            RegistryContext(
+                self._services,
+                settings.public_url,
+                settings.blob_redirect,
+                settings.download_port,
+                settings.download_url,
+            )
         )
         aws = self._aws_context()
         router = Starlette(
@@ -285,10 +306,15 @@ class BerthApp:
         async def collect_garbage() -> str:
             return (await services.gc.run()).summary()
 
+        async def purge_sign_in_failures() -> str:
+            return f"dropped {await services.sign_in_throttle.purge()} sign-in failure counter(s)"
+
+        purge_interval = settings.sign_in_window_seconds if settings.sign_in_max_failures else 0
         jobs = [
             Job("upload-expiry", settings.upload_expiry_interval_seconds, expire_uploads),
             Job("lifecycle", settings.lifecycle_interval_seconds, expire_images),
             Job("gc", settings.gc_interval_seconds, collect_garbage),
+            Job("sign-in-failures", purge_interval, purge_sign_in_failures),
         ]
         return JobScheduler(
             services.meta,
@@ -316,9 +342,24 @@ class BerthApp:
             public_url=settings.public_url,
             issue_token=lambda who: self.signer.issue(who, settings.token_ttl_seconds),
             clock=self.clock,
+            download_port=settings.download_port,
+            download_url=settings.download_url,
         )
 
+    async def serve_download_port(self) -> None:
+        """Listen on ``download_port`` too, beside this worker's siblings (``SO_REUSEPORT``)."""
+        settings = self.settings
+        if settings.download_port is None or self._download_port is not None:
+            return
+        sock = bind_download_port(settings.host, settings.download_port, reuse_port=True)
+        key = await self.services.downloads.signing_key()
+        self._download_port = DownloadPort(settings.resolved_storage_path, key)
+        self._download_port.start(sock)
+
     async def shutdown(self) -> None:
+        if self._download_port is not None:
+            await to_thread.run_sync(self._download_port.stop)
+            self._download_port = None
         if self._jobs is not None:
             await self._jobs.stop()
         if self._services is not None:
@@ -343,6 +384,7 @@ class BerthApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
+                    await self.serve_download_port()
                 except Exception as error:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})

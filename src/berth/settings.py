@@ -45,6 +45,10 @@ class Settings:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = field(default=None, repr=False)
     blob_redirect: bool = False
+    download_port: int | None = None
+    """Also serve blob downloads on this port with sendfile; blob GETs redirect there."""
+    download_url: str | None = None
+    """The download port as clients reach it (a proxy in front, TLS); else this host at it."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     trusted_proxies: str | None = None
@@ -56,6 +60,10 @@ class Settings:
     gc_interval_seconds: float = 3600
     gc_grace_seconds: int = 24 * 3600
     max_manifest_bytes: int = 4 * 1024 * 1024
+    sign_in_max_failures: int = 5
+    sign_in_window_seconds: int = 15 * 60
+    sign_in_lockout_seconds: int = 60
+    sign_in_max_lockout_seconds: int = 15 * 60
     workers: int = 1
     log_level: str = "info"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -85,14 +93,22 @@ class Settings:
         )
 
 
+_SIGN_IN_FIELDS = (
+    "sign_in_max_failures",
+    "sign_in_window_seconds",
+    "sign_in_lockout_seconds",
+    "sign_in_max_lockout_seconds",
+)
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
 _INT_FIELDS = {
     "port",
+    "download_port",
     "token_ttl_seconds",
     "upload_expiry_seconds",
     "gc_grace_seconds",
     "max_manifest_bytes",
     "workers",
+    *_SIGN_IN_FIELDS,
 }
 _FLOAT_FIELDS = {
     "upload_expiry_interval_seconds",
@@ -172,6 +188,8 @@ def _validated(settings: Settings) -> Settings:
             raise SettingsError(f"BERTH_MASTER_KEY: {error}") from None
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port must be 1-65535, not {settings.port}")
+    _check_download_port(settings)
+    _check_sign_in(settings)
     for name in sorted(_FLOAT_FIELDS):
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name} must be 0 (off) or a number of seconds")
@@ -179,6 +197,41 @@ def _validated(settings: Settings) -> Settings:
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name} cannot be negative")
     return settings
+
+
+def _check_sign_in(settings: Settings) -> None:
+    for name in _SIGN_IN_FIELDS:
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{name} cannot be negative")
+    if settings.sign_in_max_failures and not (
+        0 < settings.sign_in_lockout_seconds <= settings.sign_in_max_lockout_seconds
+        and settings.sign_in_window_seconds > 0
+    ):
+        raise SettingsError(
+            "sign-in throttling needs sign_in_window_seconds above 0 and "
+            "0 < sign_in_lockout_seconds <= sign_in_max_lockout_seconds"
+        )
+
+
+def _check_download_port(settings: Settings) -> None:
+    port, url = settings.download_port, settings.download_url
+    if port is None:
+        if url is not None:
+            raise SettingsError("download_url names the download port; set download_port too")
+        return
+    if not 0 < port < 65536 or port == settings.port:
+        raise SettingsError(f"download_port must be 1-65535 and not port itself, not {port}")
+    if settings.storage != "filesystem":
+        raise SettingsError(
+            "download_port sends files from the filesystem store; with S3 use blob_redirect"
+        )
+    if url is not None and (not url.startswith(("http://", "https://")) or url.endswith("/")):
+        raise SettingsError(f"download_url must be http(s)://host[:port], not {url!r}")
+    if settings.tls and url is None:
+        raise SettingsError(
+            "download_port speaks plain HTTP; with TLS, put an HTTPS proxy in front of it and "
+            "name it in download_url"
+        )
 
 
 def _from_toml(path: Path) -> dict[str, Any]:

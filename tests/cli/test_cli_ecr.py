@@ -23,6 +23,14 @@ TRUST = {
         }
     ],
 }
+ALLOW_ASSUME = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+}
+ROOT_REFUSAL = (
+    "An error occurred (AccessDenied) when calling the AssumeRole operation: "
+    "Roles may not be assumed by root accounts."
+)
 
 
 def _name(prefix: str = "cli") -> str:
@@ -176,7 +184,7 @@ def test_credentials_come_from_the_files(berth: Berth, tmp_path: Path) -> None:
     assert "nosuch" in missing_profile.stderr
 
 
-def test_iam_users_keys_and_a_role_profile(berth: Berth, tmp_path: Path) -> None:
+def test_iam_users_and_keys(berth: Berth) -> None:
     user = f"cli-{uuid.uuid4().hex[:6]}"
     berth.ok("iam", "create-user", "--user-name", user)
     key = json.loads(berth.ok("iam", "create-access-key", "--user-name", user))["AccessKey"]
@@ -197,6 +205,60 @@ def test_iam_users_keys_and_a_role_profile(berth: Berth, tmp_path: Path) -> None
     berth.ok("iam", "delete-access-key", "--user-name", user, "--access-key-id", key["AccessKeyId"])
     berth.ok("iam", "delete-user", "--user-name", user)
 
+
+def test_a_role_profile_assumes_the_role_from_an_iam_user(berth: Berth, tmp_path: Path) -> None:
+    """A profile whose source is the root is refused, as AWS refuses the root any role."""
+    role = f"cli-role-{uuid.uuid4().hex[:6]}"
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(TRUST))
+    berth.ok(
+        "iam",
+        "create-role",
+        "--role-name",
+        role,
+        "--assume-role-policy-document",
+        f"file://{trust}",
+    )
+    source = f"cli-assumer-{uuid.uuid4().hex[:6]}"
+    source_key = _user_allowed_to_assume(berth, source, tmp_path)
+    credentials, profiles = berth.home / "credentials", berth.home / "config"
+    original_credentials, original = credentials.read_text(), profiles.read_text()
+    try:
+        credentials.write_text(
+            original_credentials + f"[{source}]\naws_access_key_id = {source_key['AccessKeyId']}\n"
+            f"aws_secret_access_key = {source_key['SecretAccessKey']}\n"
+        )
+        profiles.write_text(
+            original + f"[profile {role}]\nrole_arn = {role_arn}\n"
+            f"source_profile = {source}\nregion = us-east-1\n"
+            f"[profile {role}-as-root]\nrole_arn = {role_arn}\n"
+            "source_profile = default\nregion = us-east-1\n"
+        )
+        identity = json.loads(berth.ok("--profile", role, "sts", "get-caller-identity"))
+        assert f":assumed-role/{role}/" in identity["Arn"]
+        denied = berth("--profile", role, "ecr", "create-repository", "--repository-name", "xy")
+        assert denied.returncode == 254
+        assert "AccessDeniedException" in denied.stderr
+        as_root = berth("--profile", f"{role}-as-root", "sts", "get-caller-identity")
+        assert as_root.returncode == 254 and ROOT_REFUSAL in as_root.stderr, as_root.stderr
+    finally:
+        credentials.write_text(original_credentials)
+        profiles.write_text(original)
+    berth.ok(
+        "iam",
+        "delete-access-key",
+        "--user-name",
+        source,
+        "--access-key-id",
+        source_key["AccessKeyId"],
+    )
+    berth.ok("iam", "delete-user-policy", "--user-name", source, "--policy-name", "assume")
+    berth.ok("iam", "delete-user", "--user-name", source)
+    berth.ok("iam", "delete-role", "--role-name", role)
+
+
+def test_sts_assume_role_refuses_the_root(berth: Berth, tmp_path: Path) -> None:
     role = f"cli-role-{uuid.uuid4().hex[:6]}"
     trust = tmp_path / "trust.json"
     trust.write_text(json.dumps(TRUST))
@@ -208,18 +270,21 @@ def test_iam_users_keys_and_a_role_profile(berth: Berth, tmp_path: Path) -> None
         "--assume-role-policy-document",
         f"file://{trust}",
     )
-    profiles = berth.home / "config"
-    original = profiles.read_text()
-    try:
-        profiles.write_text(
-            original + f"[profile {role}]\nrole_arn = arn:aws:iam::{ACCOUNT_ID}:role/{role}\n"
-            "source_profile = default\nregion = us-east-1\n"
-        )
-        identity = json.loads(berth.ok("--profile", role, "sts", "get-caller-identity"))
-        assert f":assumed-role/{role}/" in identity["Arn"]
-        denied = berth("--profile", role, "ecr", "create-repository", "--repository-name", "xy")
-        assert denied.returncode == 254
-        assert "AccessDeniedException" in denied.stderr
-    finally:
-        profiles.write_text(original)
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+    refused = berth("sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "root")
+    assert refused.returncode == 254
+    assert ROOT_REFUSAL in refused.stderr and "Traceback" not in refused.stderr
     berth.ok("iam", "delete-role", "--role-name", role)
+
+
+def _user_allowed_to_assume(berth: Berth, name: str, tmp_path: Path) -> dict[str, str]:
+    """An IAM user whose identity policy allows sts:AssumeRole, and its new access key."""
+    policy = tmp_path / "assume.json"
+    policy.write_text(json.dumps(ALLOW_ASSUME))
+    berth.ok("iam", "create-user", "--user-name", name)
+    berth.ok(
+        "iam", "put-user-policy", "--user-name", name, "--policy-name", "assume",
+        "--policy-document", f"file://{policy}",
+    )  # fmt: skip
+    key = json.loads(berth.ok("iam", "create-access-key", "--user-name", name))["AccessKey"]
+    return {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}

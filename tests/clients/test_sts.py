@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +58,13 @@ def admin_role(iam: Any) -> str:
     return str(role["Role"]["Arn"])
 
 
+@pytest.fixture(scope="module")
+def assumer(server: Server, iam: Any) -> Any:
+    """STS for an IAM user allowed sts:AssumeRole: the account root may not assume roles."""
+    user = user_with_key(iam, "sts-assumer", ALLOW_ASSUME)
+    return server.client("sts", user["key"], user["secret"])
+
+
 def failure(call: Callable[[], object]) -> tuple[str, str, int]:
     with pytest.raises(ClientError) as raised:
         call()
@@ -106,8 +114,10 @@ def test_caller_identity_of_root_and_of_a_user(server: Server, iam: Any) -> None
 # -- AssumeRole ----------------------------------------------------------------------------------
 
 
-def test_assume_role_returns_working_temporary_credentials(server: Server, admin_role: str) -> None:
-    assumed = server.client("sts").assume_role(
+def test_assume_role_returns_working_temporary_credentials(
+    server: Server, assumer: Any, admin_role: str
+) -> None:
+    assumed = assumer.assume_role(
         RoleArn=admin_role, RoleSessionName="ci-build", DurationSeconds=900
     )
     credentials = assumed["Credentials"]
@@ -123,14 +133,14 @@ def test_assume_role_returns_working_temporary_credentials(server: Server, admin
     assert session_client(server, "iam", credentials).get_role(RoleName="registry-admin")
 
 
-def test_assume_role_refusals(server: Server, iam: Any, admin_role: str) -> None:
-    sts = server.client("sts")
+def test_assume_role_refusals(iam: Any, assumer: Any, admin_role: str) -> None:
+    sts = assumer
     missing = f"arn:aws:iam::{ACCOUNT}:role/nobody"
     code, message, status = failure(lambda: sts.assume_role(RoleArn=missing, RoleSessionName="s1"))
     assert (code, status) == ("AccessDenied", 403)
     assert message == (
-        f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: sts:AssumeRole on "
-        f"resource: {missing}"
+        f"User: arn:aws:iam::{ACCOUNT}:user/sts-assumer is not authorized to perform: "
+        f"sts:AssumeRole on resource: {missing}"
     )
     code, message, _ = failure(
         lambda: sts.assume_role(RoleArn=admin_role, RoleSessionName="s1", DurationSeconds=7200)
@@ -209,12 +219,97 @@ def test_a_trust_policy_naming_the_user_needs_no_identity_allow(server: Server, 
     assert code == "AccessDenied"
 
 
-def test_session_policy_narrows_the_role(server: Server, admin_role: str) -> None:
+ROOT_REFUSAL = "Roles may not be assumed by root accounts."
+
+
+def test_the_root_may_not_assume_a_role_whatever_the_trust_policy(
+    server: Server, iam: Any, admin_role: str
+) -> None:
+    """As in AWS: the account root's credentials, long-term or from GetSessionToken, are refused."""
+    trust_all = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", "*"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    open_role = iam.create_role(
+        RoleName="trusts-all", AssumeRolePolicyDocument=json.dumps(trust_all)
+    )
+    missing = f"arn:aws:iam::{ACCOUNT}:role/nobody"
+    root = server.client("sts")
+    root_session = session_client(
+        server, "sts", root.get_session_token(DurationSeconds=900)["Credentials"]
+    )
+    for sts in (root, root_session):
+        for arn in (admin_role, open_role["Role"]["Arn"], missing):
+            with pytest.raises(ClientError) as raised:
+                sts.assume_role(RoleArn=arn, RoleSessionName="as-root")
+            error = raised.value.response
+            assert (error["Error"]["Code"], error["Error"]["Message"]) == (
+                "AccessDenied",
+                ROOT_REFUSAL,
+            )
+            assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+            assert str(raised.value) == (
+                "An error occurred (AccessDenied) when calling the AssumeRole operation: "
+                "Roles may not be assumed by root accounts."
+            )
+
+
+def test_a_role_session_may_chain_into_another_role(
+    server: Server, iam: Any, assumer: Any, admin_role: str
+) -> None:
+    """Chaining is subject to the target's trust policy and to the one-hour limit."""
+    target = iam.create_role(
+        RoleName="chain-target", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT)
+    )
+    first = assumer.assume_role(RoleArn=admin_role, RoleSessionName="hop1")["Credentials"]
+    chained = session_client(server, "sts", first)
+    second = chained.assume_role(
+        RoleArn=target["Role"]["Arn"], RoleSessionName="hop2", DurationSeconds=3600
+    )
+    assert second["AssumedRoleUser"]["Arn"] == (
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/chain-target/hop2"
+    )
+    expires = second["Credentials"]["Expiration"] - datetime.now(UTC)
+    assert timedelta(minutes=59) < expires <= timedelta(minutes=61)
+    who = session_client(server, "sts", second["Credentials"]).get_caller_identity()
+    assert who["Arn"] == second["AssumedRoleUser"]["Arn"]
+    code, message, _ = failure(
+        lambda: chained.assume_role(
+            RoleArn=target["Role"]["Arn"], RoleSessionName="hop3", DurationSeconds=3601
+        )
+    )
+    assert code == "ValidationError" and "role chaining" in message
+    assumer_arn = iam.get_user(UserName="sts-assumer")["User"]["Arn"]
+    only_assumer = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": assumer_arn}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.create_role(RoleName="chain-closed", AssumeRolePolicyDocument=json.dumps(only_assumer))
+    code, message, _ = failure(
+        lambda: chained.assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/chain-closed", RoleSessionName="hop4"
+        )
+    )
+    assert code == "AccessDenied"
+    assert message.startswith(
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/registry-admin/hop1 is not authorized"
+    )
+
+
+def test_session_policy_narrows_the_role(server: Server, assumer: Any, admin_role: str) -> None:
     only_sts = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "sts:*", "Resource": "*"}],
     }
-    assumed = server.client("sts").assume_role(
+    assumed = assumer.assume_role(
         RoleArn=admin_role, RoleSessionName="narrow", Policy=json.dumps(only_sts)
     )
     assert "PackedPolicySize" in assumed
@@ -223,12 +318,10 @@ def test_session_policy_narrows_the_role(server: Server, admin_role: str) -> Non
     assert code == "AccessDenied" and "session policy" in message
 
 
-def test_session_ends_when_its_role_is_deleted(server: Server, iam: Any) -> None:
+def test_session_ends_when_its_role_is_deleted(server: Server, iam: Any, assumer: Any) -> None:
     iam.create_role(RoleName="short-lived", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))
     arn = f"arn:aws:iam::{ACCOUNT}:role/short-lived"
-    credentials = server.client("sts").assume_role(RoleArn=arn, RoleSessionName="gone")[
-        "Credentials"
-    ]
+    credentials = assumer.assume_role(RoleArn=arn, RoleSessionName="gone")["Credentials"]
     iam.delete_role(RoleName="short-lived")
     code, _, status = failure(
         lambda: session_client(server, "sts", credentials).get_caller_identity()
@@ -262,10 +355,10 @@ def test_get_session_token(server: Server, iam: Any) -> None:
 # -- credentials refused -------------------------------------------------------------------------
 
 
-def test_expired_session_credentials_are_refused(server: Server, admin_role: str) -> None:
-    credentials = server.client("sts").assume_role(RoleArn=admin_role, RoleSessionName="expiring")[
-        "Credentials"
-    ]
+def test_expired_session_credentials_are_refused(
+    server: Server, assumer: Any, admin_role: str
+) -> None:
+    credentials = assumer.assume_role(RoleArn=admin_role, RoleSessionName="expiring")["Credentials"]
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(sep=" ")
     with sqlite3.connect(server.data_dir / "berth.db") as db:
         db.execute(
@@ -279,10 +372,10 @@ def test_expired_session_credentials_are_refused(server: Server, admin_role: str
     assert message == "The security token included in the request is expired"
 
 
-def test_wrong_or_missing_session_token_is_refused(server: Server, admin_role: str) -> None:
-    credentials = server.client("sts").assume_role(RoleArn=admin_role, RoleSessionName="tokens")[
-        "Credentials"
-    ]
+def test_wrong_or_missing_session_token_is_refused(
+    server: Server, assumer: Any, admin_role: str
+) -> None:
+    credentials = assumer.assume_role(RoleArn=admin_role, RoleSessionName="tokens")["Credentials"]
     forged = {**credentials, "SessionToken": credentials["SessionToken"][:-4] + "AAAA"}
     code, _, _ = failure(lambda: session_client(server, "sts", forged).get_caller_identity())
     assert code == "InvalidClientTokenId"
@@ -349,3 +442,23 @@ def test_cli_profile_assumes_a_role(server: Server, iam: Any, admin_role: str) -
         env, "sts", "assume-role", "--role-arn", admin_role, "--role-session-name", "cli-direct"
     )
     assert direct["AssumedRoleUser"]["Arn"].endswith("/registry-admin/cli-direct")
+
+
+def test_cli_refuses_the_root_as_aws_does(server: Server, admin_role: str, tmp_path: Path) -> None:
+    env = server.cli_env(
+        {
+            "default": {"aws_access_key_id": ROOT_KEY, "aws_secret_access_key": ROOT_SECRET},
+            "as-root": {"role_arn": admin_role, "source_profile": "default"},
+        }
+    )
+    env["HOME"] = str(tmp_path)  # no assumed-role credentials cached by an earlier test
+    refusal = (
+        "An error occurred (AccessDenied) when calling the AssumeRole operation: "
+        "Roles may not be assumed by root accounts."
+    )
+    direct = server.aws(
+        env, "sts", "assume-role", "--role-arn", admin_role, "--role-session-name", "cli-root"
+    )
+    assert direct.returncode != 0 and refusal in direct.stderr, direct.stderr
+    profile = server.aws(env, "sts", "get-caller-identity", "--profile", "as-root")
+    assert profile.returncode != 0 and refusal in profile.stderr, profile.stderr

@@ -96,3 +96,86 @@ def test_background_job_settings() -> None:
 def test_bad_job_settings_are_start_up_errors(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(environ=environ)
+
+
+def test_download_port_and_url() -> None:
+    settings = load_settings(environ={"BERTH_DOWNLOAD_PORT": "5001"})
+    assert (settings.download_port, settings.download_url) == (5001, None)
+    assert load_settings(environ={}).download_port is None
+    behind = load_settings(
+        environ={
+            "BERTH_DOWNLOAD_PORT": "5001",
+            "BERTH_TLS_CERT": "c.pem",
+            "BERTH_TLS_KEY": "k.pem",
+            "BERTH_DOWNLOAD_URL": "https://downloads.example.com",
+        }
+    )
+    assert behind.download_url == "https://downloads.example.com"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"BERTH_DOWNLOAD_PORT": "5000"}, "not port itself"),
+        ({"BERTH_DOWNLOAD_PORT": "0"}, "download_port must be 1-65535"),
+        ({"BERTH_DOWNLOAD_PORT": "soon"}, "must be an integer"),
+        ({"BERTH_DOWNLOAD_URL": "http://d.example.com"}, "set download_port too"),
+        (
+            {"BERTH_DOWNLOAD_PORT": "5001", "BERTH_DOWNLOAD_URL": "d.example.com:5001"},
+            "must be http",
+        ),
+        (
+            {"BERTH_DOWNLOAD_PORT": "5001", "BERTH_DOWNLOAD_URL": "http://d.example.com/"},
+            "must be http",
+        ),
+        (
+            {"BERTH_DOWNLOAD_PORT": "5001", "BERTH_TLS_CERT": "c", "BERTH_TLS_KEY": "k"},
+            "plain HTTP",
+        ),
+        (
+            {
+                "BERTH_DOWNLOAD_PORT": "5001",
+                "BERTH_STORAGE": "s3",
+                "BERTH_S3_BUCKET": "b",
+                "BERTH_S3_ENDPOINT": "http://127.0.0.1:9000",
+            },
+            "filesystem store",
+        ),
+    ],
+)
+def test_bad_download_settings_are_start_up_errors(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)
+
+
+def test_sign_in_throttling_settings() -> None:
+    assert load_settings(environ={}).sign_in_max_failures == 5
+    settings = load_settings(
+        environ={
+            "BERTH_SIGN_IN_MAX_FAILURES": "3",
+            "BERTH_SIGN_IN_WINDOW_SECONDS": "600",
+            "BERTH_SIGN_IN_LOCKOUT_SECONDS": "30",
+            "BERTH_SIGN_IN_MAX_LOCKOUT_SECONDS": "3600",
+        }
+    )
+    assert (settings.sign_in_max_failures, settings.sign_in_window_seconds) == (3, 600)
+    assert (settings.sign_in_lockout_seconds, settings.sign_in_max_lockout_seconds) == (30, 3600)
+    off = load_settings(
+        environ={"BERTH_SIGN_IN_MAX_FAILURES": "0", "BERTH_SIGN_IN_LOCKOUT_SECONDS": "0"}
+    )
+    assert off.sign_in_max_failures == 0
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"BERTH_SIGN_IN_MAX_FAILURES": "five"}, "must be an integer"),
+        ({"BERTH_SIGN_IN_MAX_FAILURES": "-1"}, "cannot be negative"),
+        ({"BERTH_SIGN_IN_LOCKOUT_SECONDS": "0"}, "sign_in_lockout_seconds"),
+        ({"BERTH_SIGN_IN_LOCKOUT_SECONDS": "1000"}, "sign_in_max_lockout_seconds"),
+        ({"BERTH_SIGN_IN_WINDOW_SECONDS": "0"}, "sign_in_window_seconds"),
+    ],
+)
+def test_bad_sign_in_settings_are_start_up_errors(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)

@@ -467,6 +467,34 @@ async def test_the_simulator_handles_roles(app: BerthApp, root: httpx.AsyncClien
     assert "Allowed" in page.text and "all-ecr" in page.text
 
 
+async def test_the_simulator_says_the_root_may_not_assume_a_role(
+    app: BerthApp, root: httpx.AsyncClient
+) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    await app.services.identities.principals.create_role("deploy", json.dumps(trust))
+    page = await root.get(
+        "/ui/simulator",
+        params={
+            "principal": "arn:aws:iam::123456789012:root",
+            "action": "sts:AssumeRole",
+            "resource": "arn:aws:iam::123456789012:role/deploy",
+        },
+    )
+    assert page.status_code == 200
+    assert "Denied (implicit deny)" in page.text
+    assert "Roles may not be assumed by root accounts." in page.text
+    assert "No policy can allow it." in page.text
+
+
 async def test_the_audit_log_lists_refusals_and_changes_with_filters(
     app: BerthApp, reader: httpx.AsyncClient, root: httpx.AsyncClient
 ) -> None:

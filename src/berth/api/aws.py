@@ -30,6 +30,8 @@ class AwsContext:
     public_url: str | None
     issue_token: Callable[[Principal], IssuedToken]
     clock: Callable[[], datetime]
+    download_port: int | None = None
+    download_url: str | None = None
 
 
 async def read_body(request: Request) -> bytes:

@@ -54,7 +54,8 @@ def audit(
     principal: Annotated[str | None, typer.Option(help="Only this principal ARN.")] = None,
     action: Annotated[str | None, typer.Option(help="Only this action, e.g. ecr:PutImage.")] = None,
     outcome: Annotated[
-        str | None, typer.Option(help="allow, explicit-deny, implicit-deny or invalid-credentials.")
+        str | None,
+        typer.Option(help="allow, explicit-deny, implicit-deny, invalid-credentials or throttled."),
     ] = None,
     since: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,

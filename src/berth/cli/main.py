@@ -94,6 +94,13 @@ def serve(
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
     workers: Annotated[int | None, typer.Option(help="Server worker processes.")] = None,
+    download_port: Annotated[
+        int | None,
+        typer.Option(
+            "--download-port",
+            help="Also send blobs from this port with sendfile; blob GETs redirect there.",
+        ),
+    ] = None,
     tls_cert: Annotated[
         Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this PEM certificate.")
     ] = None,
@@ -116,9 +123,12 @@ def serve(
         port=port,
         data_dir=data_dir,
         workers=workers,
+        download_port=download_port,
         tls_cert=tls_cert,
         tls_key=tls_key,
     )
+    if settings.download_port is not None:
+        _check_port_free(settings.host, settings.download_port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = _with_tls(settings, dev_tls)
     settings = resolve_account(settings)
@@ -140,6 +150,10 @@ def serve(
     }
     if config is not None:
         environment["BERTH_CONFIG"] = str(config.resolve())
+    if settings.download_port is not None:
+        environment["BERTH_DOWNLOAD_PORT"] = str(settings.download_port)
+    if settings.download_url is not None:
+        environment["BERTH_DOWNLOAD_URL"] = settings.download_url
     if settings.tls_cert is not None and settings.tls_key is not None:
         environment["BERTH_TLS_CERT"] = str(settings.tls_cert.resolve())
         environment["BERTH_TLS_KEY"] = str(settings.tls_key.resolve())
@@ -152,18 +166,39 @@ def serve(
     console.print(f"Account {settings.account}, region {settings.region}")
     scheme = "https" if settings.tls else "http"
     console.print(f"Berth listening on {scheme}://{_authority(settings)}")
+    if settings.download_port is not None:
+        where = settings.download_url or f"http://{_authority(settings, settings.download_port)}"
+        console.print(f"Blob downloads sent from {where}")
     _run_server(settings)
 
 
-def _authority(settings: Settings) -> str:
+def _authority(settings: Settings, port: int | None = None) -> str:
     host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "localhost"
-    return f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"
+    port = port or settings.port
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail now, clearly, if the download port is taken: workers bind it only as they start."""
+    from berth.api.download_port import bind_download_port  # noqa: PLC0415 (see above)
+
+    try:
+        bind_download_port(host, port).close()
+    except OSError as error:
+        console.print(f"[red]error:[/red] cannot listen on {host}:{port} for downloads: {error}")
+        raise typer.Exit(2) from None
 
 
 def _with_tls(settings: Settings, dev_tls: bool) -> Settings:
     """Settings naming the certificate to serve: --tls-cert/--tls-key, or --dev-tls's own."""
     if dev_tls and settings.tls:
         console.print("[red]error:[/red] --dev-tls makes its own certificate; drop --tls-cert")
+        raise typer.Exit(2)
+    if dev_tls and settings.download_port is not None and settings.download_url is None:
+        console.print(
+            "[red]error:[/red] the download port speaks plain HTTP; with --dev-tls, set "
+            "download_url to an HTTPS proxy in front of it"
+        )
         raise typer.Exit(2)
     if dev_tls:
         from berth.cli.devtls import dev_names, ensure_dev_tls, trust_instructions  # noqa: PLC0415

@@ -6,6 +6,7 @@ Pure: no I/O. Callers load the policies that apply to a request and hand them to
 from berth.iam.actions import registry_actions, repository_arn
 from berth.iam.documents import Effect, Policy, PolicyKind, Statement, parse_policy
 from berth.iam.evaluate import (
+    ROOT_MAY_NOT_ASSUME_ROLES,
     AuthorizationRequest,
     DecidingStatement,
     Decision,
@@ -17,6 +18,7 @@ from berth.iam.evaluate import (
 )
 
 __all__ = [
+    "ROOT_MAY_NOT_ASSUME_ROLES",
     "AuthorizationRequest",
     "DecidingStatement",
     "Decision",

@@ -3,8 +3,9 @@
 Same account: an identity-policy allow or a resource-policy allow suffices; a permissions boundary
 and session policies then limit it, except a resource-policy allow naming the exact user or
 session. Cross-account: both the identity policies and the resource policy must allow. The
-account root may do anything in its own account that its resource policy does not deny; an
-anonymous caller only what a resource policy grants to ``"*"``.
+account root may do anything in its own account that its resource policy does not deny, except
+assume a role (no policy can grant that, as in AWS); an anonymous caller only what a resource
+policy grants to ``"*"``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from berth.iam.variables import ContextInput, RequestContext
 from berth.types import Principal, PrincipalKind
 
 __all__ = [
+    "ROOT_MAY_NOT_ASSUME_ROLES",
     "AuthorizationRequest",
     "DecidingStatement",
     "Decision",
@@ -29,6 +31,10 @@ __all__ = [
     "evaluate",
     "resource_policy_names",
 ]
+
+
+ROOT_MAY_NOT_ASSUME_ROLES = "Roles may not be assumed by root accounts."
+_ASSUME_ROLE = "sts:assumerole"
 
 
 class Outcome(Enum):
@@ -263,6 +269,8 @@ def _limited(run: _Evaluation, granted: _Found | None) -> Decision:
 def _special(run: _Evaluation) -> Decision:
     """The account root and anonymous callers: only the resource policy speaks for them."""
     request = run.request
+    if request.principal.is_root and run.action == _ASSUME_ROLE:
+        return Decision(False, Outcome.IMPLICIT_DENY, ROOT_MAY_NOT_ASSUME_ROLES)
     denied = run.find_resource(Effect.DENY)
     if denied is not None:
         return _explicit_deny(request, denied)

@@ -31,6 +31,8 @@ __all__ = [
     "Repository",
     "RepositoryStore",
     "SettingStore",
+    "SignInFailure",
+    "SignInFailureStore",
     "Tag",
     "TagStore",
     "Transaction",
@@ -326,6 +328,31 @@ class AuditStore(Protocol):
         """Newest first; ``before_id`` continues a previous page."""
 
 
+@dataclass(frozen=True, slots=True)
+class SignInFailure:
+    """Failed console sign-ins counted under one key, and when sign-ins under it are heard again."""
+
+    key: str
+    failures: int
+    last_at: datetime
+    blocked_until: datetime | None = None
+
+
+class SignInFailureStore(Protocol):
+    async def lock(self, keys: Sequence[str], at: datetime) -> dict[str, SignInFailure]:
+        """The counters of ``keys``, each held (exclusively) until the transaction ends; a key
+        with no counter gets one of 0 failures last touched ``at`` (written, so it can be held)."""
+
+    async def put(self, counters: Sequence[SignInFailure]) -> None:
+        """Write counters taken with ``lock`` in this transaction."""
+
+    async def delete(self, keys: Sequence[str]) -> None: ...
+
+    async def purge(self, idle_before: datetime) -> int:
+        """Delete counters whose last failure and wait both ended before ``idle_before``; how
+        many."""
+
+
 class Transaction(Protocol):
     repositories: RepositoryStore
     blobs: BlobIndex
@@ -335,6 +362,7 @@ class Transaction(Protocol):
     settings: SettingStore
     identities: IdentityStore
     audit: AuditStore
+    sign_in_failures: SignInFailureStore
 
 
 class MetaStore(Protocol):

@@ -52,6 +52,7 @@ __all__ = [
     "repositories",
     "repository_blobs",
     "settings",
+    "sign_in_failures",
     "tags",
     "uploads",
 ]
@@ -381,4 +382,16 @@ audit_events = Table(
     Index("ix_audit_events_at", "at"),
     Index("ix_audit_events_principal", "principal"),
     sqlite_autoincrement=True,
+)
+
+# -- console sign-in throttling ---------------------------------------------------------------------
+
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Column("blocked_until", UtcDateTime, nullable=True),
+    Index("ix_sign_in_failures_last_at", "last_at"),
 )

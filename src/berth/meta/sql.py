@@ -27,6 +27,7 @@ from berth.meta.base import (
     ManifestStore,
     RepositoryStore,
     SettingStore,
+    SignInFailureStore,
     TagStore,
     Transaction,
     UploadStore,
@@ -40,6 +41,7 @@ from berth.meta.sql_identities import SqlIdentityStore
 from berth.meta.sql_locks import advisory_lock, lease_lock
 from berth.meta.sql_manifests import SqlManifestStore
 from berth.meta.sql_repositories import SqlRepositoryStore
+from berth.meta.sql_sign_in import SqlSignInFailureStore
 from berth.meta.sql_tags import SqlTagStore
 from berth.meta.sql_uploads import SqlSettingStore, SqlUploadStore
 from berth.meta.sql_written import take_written, track_writes
@@ -80,6 +82,7 @@ class SqlTransaction:
     settings: SettingStore
     identities: IdentityStore
     audit: AuditStore
+    sign_in_failures: SignInFailureStore
 
     @classmethod
     def bind(cls, conn: SqlConnection, insert: InsertFactory, registry_id: str) -> SqlTransaction:
@@ -92,6 +95,7 @@ class SqlTransaction:
             settings=SqlSettingStore(conn, insert),
             identities=SqlIdentityStore.bind(conn, insert),
             audit=SqlAuditStore(conn),
+            sign_in_failures=SqlSignInFailureStore(conn, insert),
         )
 
 

@@ -19,6 +19,7 @@ from berth.services.images import ImageService
 from berth.services.lifecycle import LifecycleService
 from berth.services.registry import RegistryService
 from berth.services.repositories import RepositoryService
+from berth.services.sign_in_throttle import SignInPolicy, SignInThrottle
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.services.templates import TemplateService
 from berth.services.upload_expiry import UploadExpiry
@@ -49,6 +50,7 @@ class Services:
     audit: AuditLog
     gc: GarbageCollector
     upload_expiry: UploadExpiry
+    sign_in_throttle: SignInThrottle
 
 
 def build_services(
@@ -64,6 +66,7 @@ def build_services(
     upload_expiry: timedelta = timedelta(days=1),
     gc_grace: timedelta = timedelta(days=1),
     telemetry: Telemetry | None = None,
+    sign_in_policy: SignInPolicy | None = None,
 ) -> Services:
     """``secret_box`` seals IAM secrets; without one a key for this process only is made (tests)."""
     box = secret_box or SecretBox(os.urandom(KEY_BYTES))
@@ -91,4 +94,5 @@ def build_services(
         audit=audit,
         gc=GarbageCollector(meta, blobs, clock, gc_grace),
         upload_expiry=UploadExpiry(meta, blobs, clock, upload_expiry, telemetry),
+        sign_in_throttle=SignInThrottle(meta, clock, sign_in_policy),
     )

@@ -20,7 +20,13 @@ from datetime import datetime
 from berth.errors import DeniedError
 from berth.meta.base import MetaStore
 
-__all__ = ["DOWNLOAD_TTL_SECONDS", "DownloadGrant", "DownloadService"]
+__all__ = [
+    "DOWNLOAD_TTL_SECONDS",
+    "DownloadGrant",
+    "DownloadService",
+    "sign_download_token",
+    "verify_download_token",
+]
 
 DOWNLOAD_TTL_SECONDS = 3600
 _KEY_SETTING = "download_url_key"
@@ -45,6 +51,35 @@ def _refused() -> DeniedError:
     return DeniedError("the download URL is invalid or has expired; ask for a new one")
 
 
+def _mac(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+
+
+def sign_download_token(key: bytes, repository: str, digest: str, expires_at: int) -> str:
+    """A token granting a download of ``digest`` through ``repository`` until ``expires_at``."""
+    claims = {"r": repository, "d": digest, "e": expires_at}
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{_mac(key, body)}"
+
+
+def verify_download_token(key: bytes, token: str, now: float) -> DownloadGrant:
+    """The grant ``token`` carries, if ``key`` signed it and it has not expired at ``now``.
+
+    Pure, so the download port (``berth.api.download_port``) checks tokens without a database.
+    """
+    body, _, mac = token.partition(".")
+    if not mac or not hmac.compare_digest(_mac(key, body), mac):
+        raise _refused()
+    try:
+        claims = json.loads(_unb64(body))
+        grant = DownloadGrant(str(claims["r"]), str(claims["d"]), float(claims["e"]))
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise _refused() from None
+    if now >= grant.expires_at:
+        raise _refused()
+    return grant
+
+
 class DownloadService:
     def __init__(self, meta: MetaStore, clock: Callable[[], datetime]) -> None:
         self.meta = meta
@@ -54,28 +89,13 @@ class DownloadService:
     async def sign(self, repository: str, digest: str, ttl: int = DOWNLOAD_TTL_SECONDS) -> str:
         """A token granting a download of ``digest`` through ``repository`` for ``ttl`` seconds."""
         expires = int(self.clock().timestamp()) + ttl
-        claims = {"r": repository, "d": digest, "e": expires}
-        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        return f"{body}.{await self._mac(body)}"
+        return sign_download_token(await self.signing_key(), repository, digest, expires)
 
     async def verify(self, token: str) -> DownloadGrant:
-        body, _, mac = token.partition(".")
-        if not mac or not hmac.compare_digest(await self._mac(body), mac):
-            raise _refused()
-        try:
-            claims = json.loads(_unb64(body))
-            grant = DownloadGrant(str(claims["r"]), str(claims["d"]), float(claims["e"]))
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            raise _refused() from None
-        if self.clock().timestamp() >= grant.expires_at:
-            raise _refused()
-        return grant
+        return verify_download_token(await self.signing_key(), token, self.clock().timestamp())
 
-    async def _mac(self, body: str) -> str:
-        key = await self._signing_key()
-        return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-
-    async def _signing_key(self) -> bytes:
+    async def signing_key(self) -> bytes:
+        """The HMAC key every node shares, made on first use."""
         if self._key is None:
             fresh = base64.b64encode(secrets.token_bytes(32)).decode()
             async with self.meta.transaction() as tx:

@@ -1,4 +1,5 @@
-"""Background jobs, one run at a time across every node: upload expiry, lifecycle expiry, GC.
+"""Background jobs, one run at a time across every node: upload expiry, lifecycle expiry, GC,
+and the purge of idle failed sign-in counts.
 
 Every node runs the scheduler. Each run first takes the job's cluster-wide lock from the metadata
 store (``MetaStore.exclusive``) and is skipped if another process holds it, so a job never runs

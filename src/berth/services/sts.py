@@ -3,7 +3,7 @@
 The surface's one ``authorize`` call weighs the caller's identity policies with the role's trust
 policy as the resource policy, as AWS does: a trust policy naming the user (or role session)
 exactly needs no identity allow, one naming only the account does. Here the trust policy must
-also name the caller itself.
+also name the caller itself. The account root may not assume roles at all, as in AWS.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from berth.errors import AccessDeniedError, MalformedPolicyDocumentError, ValidationError
-from berth.iam import AuthorizationRequest, Policy, PolicyKind, resource_policy_names
+from berth.iam import (
+    ROOT_MAY_NOT_ASSUME_ROLES,
+    AuthorizationRequest,
+    Policy,
+    PolicyKind,
+    resource_policy_names,
+)
 from berth.iam.arns import assumed_role_arn
 from berth.meta.identities import IdentityStore, Role, StsSession
 from berth.secrets import session_token, token_hash
@@ -91,6 +97,8 @@ class StsService:
         policy: str | None = None,
         policy_arns: tuple[str, ...] = (),
     ) -> AssumedRole:
+        if principal.is_root:
+            raise AccessDeniedError(ROOT_MAY_NOT_ASSUME_ROLES)
         if not _SESSION_NAME_RE.fullmatch(session_name):
             raise constraint_error(
                 "roleSessionName",

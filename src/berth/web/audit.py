@@ -19,7 +19,7 @@ __all__ = ["AUDIT_ACTION", "FILTERS", "OUTCOMES", "audit_filter", "list_audit_ev
 
 AUDIT_ACTION = "cloudtrail:LookupEvents"
 FILTERS = ("principal", "action", "resource", "outcome", "since", "until")
-OUTCOMES = ("allow", "explicit-deny", "implicit-deny", "invalid-credentials")
+OUTCOMES = ("allow", "explicit-deny", "implicit-deny", "invalid-credentials", "throttled")
 PAGE = 100
 
 

@@ -21,10 +21,19 @@ from typing import Any
 
 from berth.types import Principal, PrincipalKind
 
-__all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "Session", "SessionSigner"]
+__all__ = [
+    "DEVICE_COOKIE",
+    "DEVICE_SECONDS",
+    "LOGIN_COOKIE",
+    "SESSION_COOKIE",
+    "Session",
+    "SessionSigner",
+]
 
 SESSION_COOKIE = "berth_session"
 LOGIN_COOKIE = "berth_login"
+DEVICE_COOKIE = "berth_device"
+DEVICE_SECONDS = 30 * 24 * 3600
 SESSION_SECONDS = 12 * 3600
 LOGIN_SECONDS = 3600
 MAX_COOKIE = 4096
@@ -136,3 +145,15 @@ class SessionSigner:
         if value is None or not isinstance(value.get("n"), str) or not token:
             return False
         return hmac.compare_digest(str(token), self._mac("login-form", value["n"]))
+
+    def device_cookie(self, identity: str) -> str:
+        """A cookie saying this browser signed in as ``identity`` (named only by an HMAC)."""
+        expires = int(self._clock()) + DEVICE_SECONDS
+        return self._sign("device", {"i": self._mac("device-identity", identity), "exp": expires})
+
+    def known_device(self, cookie: str | None, identity: str) -> bool:
+        """True if ``cookie`` is this server's device cookie for ``identity``, still valid."""
+        value = self._open("device", cookie)
+        if value is None or not isinstance(value.get("i"), str):
+            return False
+        return hmac.compare_digest(value["i"], self._mac("device-identity", identity))

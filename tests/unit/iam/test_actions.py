@@ -41,9 +41,10 @@ def test_unknown_handler() -> None:
 def test_public_api() -> None:
     assert sorted(berth.iam.__all__) == sorted(
         [
-            "AuthorizationRequest", "DecidingStatement", "Decision", "Effect", "NamedPolicy",
-            "Outcome", "Policy", "PolicyKind", "PolicyType", "Statement", "evaluate",
-            "parse_policy", "registry_actions", "repository_arn", "resource_policy_names",
+            "ROOT_MAY_NOT_ASSUME_ROLES", "AuthorizationRequest", "DecidingStatement", "Decision",
+            "Effect", "NamedPolicy", "Outcome", "Policy", "PolicyKind", "PolicyType", "Statement",
+            "evaluate", "parse_policy", "registry_actions", "repository_arn",
+            "resource_policy_names",
         ]
     )  # fmt: skip
     assert all(hasattr(berth.iam, name) for name in berth.iam.__all__)

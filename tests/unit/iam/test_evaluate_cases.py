@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from berth.iam import Outcome, PolicyType
+from berth.iam import ROOT_MAY_NOT_ASSUME_ROLES, Outcome, PolicyType
 from berth.iam.variables import ContextInput
 
 from .cases import (
@@ -1188,3 +1188,47 @@ def test_resource_policy_allow_is_reported_for_root_and_user() -> None:
     assert decision.policy_type is RESOURCE
     assert decision.statement is not None
     assert decision.statement.statement == "Ci"
+
+
+TRUSTS_ROOT = allow(action="sts:AssumeRole", principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+
+
+@pytest.mark.parametrize("action", ["sts:AssumeRole", "STS:assumerole"])
+@pytest.mark.parametrize("root", [ROOT, OTHER_ROOT], ids=["own", "other"])
+def test_no_policy_lets_a_root_assume_a_role(action: str, root: Any) -> None:
+    trusting = {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", OTHER_ROOT.arn, "*"]}
+    case = Case(
+        "root assumes",
+        IMPLICIT,
+        principal=root,
+        action=action,
+        resource=ROLE_ARN,
+        resource_policy=[allow(action="sts:AssumeRole", principal=trusting)],
+    )
+    decision = case.decide()
+    assert (decision.allowed, decision.outcome) == (False, IMPLICIT)
+    assert (
+        decision.message
+        == ROOT_MAY_NOT_ASSUME_ROLES
+        == "Roles may not be assumed by root accounts."
+    )
+    assert decision.policy_type is None and decision.statement is None
+
+
+def test_a_user_and_a_role_session_may_still_assume_a_role() -> None:
+    for principal in (USER, SESSION):
+        case = Case(
+            "assumes",
+            ALLOW,
+            principal=principal,
+            action="sts:AssumeRole",
+            resource=ROLE_ARN,
+            identity=[allow(action="sts:AssumeRole")],
+            resource_policy=[TRUSTS_ROOT],
+        )
+        assert case.decide().allowed, principal.arn
+
+
+def test_the_root_keeps_its_other_sts_actions() -> None:
+    case = Case("session token", ALLOW, principal=ROOT, action="sts:GetSessionToken", resource="*")
+    assert case.decide().allowed

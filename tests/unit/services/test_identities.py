@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from berth.errors import AccessDeniedError
 from berth.iam import AuthorizationRequest, evaluate
 from berth.meta.identities import OwnerKind
 from berth.meta.sql import SqlMetaStore, open_meta_store
@@ -164,8 +165,8 @@ async def test_role_session_carries_role_policies_and_session_policy(
 ) -> None:
     role = await service.principals.create_role("admin", TRUST)
     await service.policies.put_inline(OwnerKind.ROLE, "admin", "all", ECR)
-    root = Principal.root(ACCOUNT, ROOT_KEY)
-    assumed = await service.sts.assume_role(root, role.arn, "ci", policy=PULL)
+    ci = await user_principal(service, "ci")
+    assumed = await service.sts.assume_role(ci, role.arn, "ci", policy=PULL)
     key = assumed.credentials.access_key_id
     session = Principal(
         PrincipalKind.ASSUMED_ROLE,
@@ -187,6 +188,14 @@ async def test_role_session_carries_role_policies_and_session_policy(
     clock.ticks += 10
     assert not await service.access_key_active(key)
     assert not (await service.policies_for(session)).active
+
+
+async def test_the_root_may_not_assume_a_role(service: IdentityService) -> None:
+    role = await service.principals.create_role("admin", TRUST)
+    root = Principal.root(ACCOUNT, ROOT_KEY)
+    with pytest.raises(AccessDeniedError) as refused:
+        await service.sts.assume_role(root, role.arn, "ci")
+    assert refused.value.message == "Roles may not be assumed by root accounts."
 
 
 async def test_key_use_is_recorded_at_most_once_a_minute(

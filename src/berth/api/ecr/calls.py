@@ -52,6 +52,8 @@ class Call:
     params: dict[str, Any]
     origin: Origin
     base_url: str
+    download_base: str | None = None
+    """The download port as this client reaches it (``berth.api.download_urls``), if on."""
 
     @property
     def services(self) -> Services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from berth.api.download_urls import DOWNLOAD_PATH
 from berth.api.ecr.calls import (
     Call,
     Result,
@@ -177,5 +178,5 @@ async def get_download_url_for_layer(call: Call) -> Result:
     url = await services.blobs.presigned_url(digest, DOWNLOAD_TTL_SECONDS)
     if url is None:
         token = await services.downloads.sign(repository.name, blob.digest)
-        url = f"{call.base_url.rstrip('/')}/v2/_downloads/{token}"
+        url = f"{call.download_base or call.base_url.rstrip('/')}{DOWNLOAD_PATH}{token}"
     return {"downloadUrl": url, "layerDigest": blob.digest}

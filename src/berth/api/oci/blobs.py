@@ -7,11 +7,12 @@ import re
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from berth.api.oci.context import authorize, context_of, repository_of
+from berth.api.download_urls import DOWNLOAD_PATH
+from berth.api.oci.context import authorize, context_of, download_base, repository_of
 from berth.errors import BlobUnknownError, RangeInvalidError
 from berth.types import Digest
 
-__all__ = ["delete_blob", "get_blob", "head_blob"]
+__all__ = ["delete_blob", "get_blob", "head_blob", "parse_range"]
 
 _RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 _OCTET = "application/octet-stream"
@@ -25,7 +26,7 @@ def _offset(text: str) -> int:
     return int(digits) if len(digits) <= 18 else _BEYOND_ANY_BLOB
 
 
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``(start, end_exclusive)`` for a single satisfiable range, None for the whole blob."""
     if header is None:
         return None
@@ -71,12 +72,15 @@ async def get_blob(request: Request) -> Response:
     digest = Digest.parse(request.path_params["digest"])
     repository = await services.repositories.get(name)
     blob = await services.uploads.blob(repository, digest)
-    byte_range = _byte_range(request.headers.get("range"), blob.size)
+    byte_range = parse_range(request.headers.get("range"), blob.size)
     headers = {"Docker-Content-Digest": blob.digest, "Accept-Ranges": "bytes"}
     if byte_range is None and context.blob_redirect:
         url = await services.blobs.presigned_url(digest, REDIRECT_TTL_SECONDS)
         if url is not None:
             return RedirectResponse(url, status_code=307, headers=headers)
+    if byte_range is None and (base := download_base(request, context)) is not None:
+        token = await services.downloads.sign(name, blob.digest, REDIRECT_TTL_SECONDS)
+        return RedirectResponse(f"{base}{DOWNLOAD_PATH}{token}", status_code=307, headers=headers)
     if byte_range is None:
         path = services.blobs.local_path(digest)
         if path is not None:

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
+from berth.api.download_urls import download_base as download_base_for
 from berth.auth.middleware import principal_from_scope
 from berth.errors import PaginationInvalidError
 from berth.services import Services
@@ -18,6 +19,7 @@ __all__ = [
     "RegistryContext",
     "authorize",
     "context_of",
+    "download_base",
     "origin_of",
     "page_of",
     "realm_of",
@@ -32,12 +34,24 @@ class RegistryContext:
     services: Services
     public_url: str | None
     blob_redirect: bool = False
+    download_port: int | None = None
+    """Where ``berth serve`` sends blobs with sendfile (``berth.api.download_port``)."""
+    download_url: str | None = None
+    """The download port's address as clients reach it, when not this host at that port."""
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     limit: int | None
     after: str | None
+
+
+def download_base(request: Request, context: RegistryContext) -> str | None:
+    """Where this client reaches the download port, or None when it is off."""
+    server = request.scope.get("server")
+    return download_base_for(
+        request.headers.get("host", ""), server, context.download_port, context.download_url
+    )
 
 
 def context_of(request: Request) -> tuple[RegistryContext, Principal]:

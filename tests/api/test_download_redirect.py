@@ -1,0 +1,148 @@
+"""With ``download_port`` set, a whole-blob GET redirects to a signed URL on that port."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from anyio import to_thread
+from starlette.requests import Request
+
+from berth.api.oci.context import RegistryContext, download_base
+from berth.app import BerthApp, create_app
+from berth.settings import load_settings
+
+from .conftest import ACCOUNT_ID, BASE_URL, basic
+from .oci import assert_error, push_blob
+
+NAME = "team/app"
+BLOB = os.urandom(3 << 20)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def started(tmp_path: Path, **settings: Any) -> BerthApp:
+    berth = create_app(
+        load_settings(environ={}, data_dir=tmp_path, account_id=ACCOUNT_ID, **settings)
+    )
+    await berth.startup()
+    return berth
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[BerthApp]:
+    berth = await started(tmp_path, download_port=free_port())
+    try:
+        yield berth
+    finally:
+        await berth.shutdown()
+
+
+@pytest.fixture
+async def client(app: BerthApp) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": basic(app.issue_root_token())}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers) as http:
+        yield http
+
+
+async def test_a_blob_get_redirects_to_the_download_port(
+    app: BerthApp, client: httpx.AsyncClient
+) -> None:
+    digest = await push_blob(client, NAME, BLOB)
+    response = await client.get(f"/v2/{NAME}/blobs/{digest}")
+    assert response.status_code == 307
+    assert response.headers["Docker-Content-Digest"] == digest
+    location = response.headers["Location"]
+    prefix = f"http://registry.test:{app.settings.download_port}/v2/_downloads/"
+    assert location.startswith(prefix)
+    grant = await app.services.downloads.verify(location.removeprefix(prefix))
+    assert (grant.repository, grant.digest) == (NAME, digest)
+
+    same_url_here = await client.get(location.removeprefix(prefix.split("/v2", maxsplit=1)[0]))
+    assert same_url_here.status_code == 200
+    assert same_url_here.content == BLOB
+
+
+async def test_the_download_port_sends_the_bytes(app: BerthApp, client: httpx.AsyncClient) -> None:
+    await app.serve_download_port()
+    digest = await push_blob(client, NAME, BLOB)
+    redirect = await client.get(f"/v2/{NAME}/blobs/{digest}", headers={"Host": "127.0.0.1:5000"})
+    location = redirect.headers["Location"]
+    assert location.startswith(f"http://127.0.0.1:{app.settings.download_port}/")
+
+    def download() -> httpx.Response:
+        return httpx.get(location, timeout=10)
+
+    response = await to_thread.run_sync(download)
+    assert response.status_code == 200
+    assert response.content == BLOB
+    assert response.headers["Docker-Content-Digest"] == digest
+
+
+async def test_ranges_and_heads_are_answered_in_place(client: httpx.AsyncClient) -> None:
+    digest = await push_blob(client, NAME, BLOB)
+    ranged = await client.get(f"/v2/{NAME}/blobs/{digest}", headers={"Range": "bytes=5-9"})
+    assert ranged.status_code == 206
+    assert ranged.content == BLOB[5:10]
+    head = await client.head(f"/v2/{NAME}/blobs/{digest}")
+    assert head.status_code == 200
+    assert head.headers["Content-Length"] == str(len(BLOB))
+
+
+async def test_no_redirect_before_authorization(app: BerthApp, client: httpx.AsyncClient) -> None:
+    digest = await push_blob(client, NAME, BLOB)
+    anonymous = await client.get(f"/v2/{NAME}/blobs/{digest}", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert "Location" not in anonymous.headers
+    missing = "sha256:" + "0" * 64
+    assert_error(await client.get(f"/v2/{NAME}/blobs/{missing}"), 404, "BLOB_UNKNOWN")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        (b"[::1]:5000", "http://[::1]:5001"),
+        (b"registry.example.com", "http://registry.example.com:5001"),
+        (b"registry.example.com:443", "http://registry.example.com:5001"),
+        (b"evil.example.com/path?x=", "http://10.0.0.5:5001"),
+        (b'a"b', "http://10.0.0.5:5001"),
+        (b"", "http://10.0.0.5:5001"),
+        (None, "http://10.0.0.5:5001"),
+    ],
+)
+def test_the_redirect_names_the_host_the_client_asked_for(
+    app: BerthApp, host: bytes | None, expected: str
+) -> None:
+    headers = [] if host is None else [(b"host", host)]
+    scope = {"type": "http", "headers": headers, "server": ("10.0.0.5", 5000)}
+    context = RegistryContext(app.services, None, download_port=5001)
+    assert download_base(Request(scope), context) == expected
+
+
+async def test_download_url_names_the_port_behind_a_proxy(tmp_path: Path) -> None:
+    berth = await started(
+        tmp_path, download_port=free_port(), download_url="https://downloads.example.com"
+    )
+    try:
+        headers = {"Authorization": basic(berth.issue_root_token())}
+        transport = httpx.ASGITransport(app=berth)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=BASE_URL, headers=headers
+        ) as http:
+            digest = await push_blob(http, NAME, BLOB)
+            response = await http.get(f"/v2/{NAME}/blobs/{digest}")
+        assert response.status_code == 307
+        location = response.headers["Location"]
+        assert location.startswith("https://downloads.example.com/v2/_downloads/")
+    finally:
+        await berth.shutdown()

@@ -1,0 +1,302 @@
+"""The download port: signed blob downloads sent with sendfile, and everything it refuses."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from berth.api.download_port import DownloadPort, bind_download_port
+from berth.services.downloads import sign_download_token
+from berth.storage.layout import blob_key
+from berth.types import Digest
+
+KEY = b"k" * 32
+NOW = 1_800_000_000.0
+BLOB = bytes(range(256)) * 4096 + b"tail"
+
+
+@dataclass
+class Running:
+    port: DownloadPort
+    address: tuple[str, int]
+    digest: Digest
+    root: Path
+
+    def url(
+        self, digest: Digest | None = None, *, expires: float = NOW + 60, key: bytes = KEY
+    ) -> str:
+        token = sign_download_token(key, "team/app", str(digest or self.digest), int(expires))
+        return f"/v2/_downloads/{token}"
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(*self.address, timeout=5)
+
+    def raw(self) -> socket.socket:
+        return socket.create_connection(self.address, timeout=5)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Running]:
+    digest = Digest.parse("sha256:" + hashlib.sha256(BLOB).hexdigest())
+    path = tmp_path / blob_key(digest)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(BLOB)
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, header_timeout=0.5, idle_timeout=1.0)
+    sock = bind_download_port("127.0.0.1", 0)
+    address = sock.getsockname()
+    port.start(sock)
+    try:
+        yield Running(port, address, digest, tmp_path)
+    finally:
+        port.stop()
+
+
+def get(
+    running: Running, target: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[http.client.HTTPResponse, bytes]:
+    connection = running.connect()
+    connection.request(method, target, headers=headers or {})
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response, body
+
+
+def error_code(body: bytes) -> str:
+    return str(json.loads(body)["errors"][0]["code"])
+
+
+def test_a_signed_url_downloads_the_whole_blob(served: Running) -> None:
+    response, body = get(served, served.url())
+    assert response.status == 200
+    assert body == BLOB
+    assert response.getheader("Content-Length") == str(len(BLOB))
+    assert response.getheader("Docker-Content-Digest") == str(served.digest)
+    assert response.getheader("Content-Type") == "application/octet-stream"
+
+
+def test_head_gives_the_headers_and_no_body(served: Running) -> None:
+    response, body = get(served, served.url(), "HEAD")
+    assert (response.status, body) == (200, b"")
+    assert response.getheader("Content-Length") == str(len(BLOB))
+
+
+def test_one_connection_serves_requests_in_turn(served: Running) -> None:
+    connection = served.connect()
+    for method in ("HEAD", "GET", "GET"):
+        connection.request(method, served.url(), headers={"Range": "bytes=0-9"})
+        response = connection.getresponse()
+        assert response.status == 206
+        assert response.read() == (b"" if method == "HEAD" else BLOB[:10])
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "end"),
+    [
+        ("bytes=10-19", 10, 20),
+        ("bytes=-4", len(BLOB) - 4, len(BLOB)),
+        ("bytes=1000000-", 1000000, len(BLOB)),
+    ],
+)
+def test_a_range_gives_206_and_those_bytes(
+    served: Running, header: str, start: int, end: int
+) -> None:
+    response, body = get(served, served.url(), headers={"Range": header})
+    assert response.status == 206
+    assert body == BLOB[start:end]
+    assert response.getheader("Content-Range") == f"bytes {start}-{end - 1}/{len(BLOB)}"
+
+
+def test_an_unsatisfiable_range_is_a_416_naming_the_size(served: Running) -> None:
+    response, body = get(served, served.url(), headers={"Range": f"bytes={len(BLOB)}-"})
+    assert response.status == 416
+    assert response.getheader("Content-Range") == f"bytes */{len(BLOB)}"
+    assert error_code(body) == "BLOB_UPLOAD_INVALID"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "tampered",
+        "expired",
+        "other key",
+    ],
+)
+def test_a_url_that_is_not_signed_now_is_refused(served: Running, target: str) -> None:
+    url = {
+        "tampered": served.url()[:-3] + "abc",
+        "expired": served.url(expires=NOW),
+        "other key": served.url(key=b"x" * 32),
+    }[target]
+    response, body = get(served, url)
+    assert response.status == 403
+    assert error_code(body) == "DENIED"
+    assert "expired" in json.loads(body)["errors"][0]["message"]
+
+
+def test_a_blob_that_is_gone_is_404_blob_unknown(served: Running) -> None:
+    gone = Digest.parse("sha256:" + "0" * 64)
+    response, body = get(served, served.url(gone))
+    assert response.status == 404
+    assert error_code(body) == "BLOB_UNKNOWN"
+
+
+def test_other_methods_are_405_with_allow(served: Running) -> None:
+    response, body = get(served, served.url(), "DELETE")
+    assert response.status == 405
+    assert response.getheader("Allow") == "GET, HEAD"
+    assert error_code(body) == "UNSUPPORTED"
+
+
+@pytest.mark.parametrize(
+    "target", ["/", "/v2/", "/v2/_downloads/", "/v2/_downloads/a/b", "/etc/passwd"]
+)
+def test_other_paths_are_404(served: Running, target: str) -> None:
+    response, body = get(served, target)
+    assert response.status == 404
+    assert error_code(body) == "UNSUPPORTED"
+
+
+def read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_malformed_request_is_a_400_and_the_connection_closes(served: Running) -> None:
+    with served.raw() as sock:
+        sock.sendall(b"this is not http\r\n\r\n")
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b'"code": "UNSUPPORTED"' in answer
+
+
+def test_oversized_headers_are_a_431(served: Running) -> None:
+    with served.raw() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_client_slow_to_send_its_headers_is_dropped(served: Running) -> None:
+    with served.raw() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        started = time.monotonic()
+        assert read_all(sock) == b""
+        assert time.monotonic() - started < 3
+
+
+def test_an_idle_connection_is_closed(served: Running) -> None:
+    with served.raw() as sock:
+        started = time.monotonic()
+        assert read_all(sock) == b""
+        assert 0.5 < time.monotonic() - started < 4
+
+
+def test_stop_ends_the_server_with_a_connection_open(tmp_path: Path) -> None:
+    port = DownloadPort(tmp_path, KEY, idle_timeout=60)
+    sock = bind_download_port("127.0.0.1", 0)
+    address = sock.getsockname()
+    port.start(sock)
+    with socket.create_connection(address, timeout=5) as client:
+        client.sendall(b"GET /v2/_downloads/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert client.recv(12) == b"HTTP/1.1 403"
+        started = time.monotonic()
+        port.stop()
+        assert time.monotonic() - started < 3
+    with pytest.raises(OSError), socket.create_connection(address, timeout=1):
+        pass
+
+
+def test_a_taken_port_fails_to_bind() -> None:
+    with bind_download_port("127.0.0.1", 0) as taken, pytest.raises(OSError):
+        bind_download_port("127.0.0.1", taken.getsockname()[1])
+
+
+def test_an_empty_blob_is_an_empty_200(served: Running) -> None:
+    empty = Digest.parse("sha256:" + hashlib.sha256(b"").hexdigest())
+    path = served.root / blob_key(empty)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    response, body = get(served, served.url(empty))
+    assert (response.status, body) == (200, b"")
+    assert response.getheader("Content-Length") == "0"
+
+
+def test_an_http_1_0_client_gets_its_answer_and_the_connection_closes(served: Running) -> None:
+    with served.raw() as sock:
+        sock.sendall(f"GET {served.url()} HTTP/1.0\r\nRange: bytes=0-3\r\n\r\n".encode())
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 206 ")
+    assert answer.endswith(b"\r\n\r\n" + BLOB[:4])
+
+
+def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
+    big = bytes(32 << 20)
+    digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
+    path = tmp_path / blob_key(digest)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(big)
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, send_timeout=0.5)
+    listener = bind_download_port("127.0.0.1", 0)
+    address = listener.getsockname()
+    port.start(listener)
+    try:
+        token = sign_download_token(KEY, "team/app", str(digest), int(NOW + 60))
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.settimeout(10)
+            client.connect(address)
+            client.sendall(f"GET /v2/_downloads/{token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            time.sleep(2)
+            received = 0
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := client.recv(1 << 20):
+                    received += len(chunk)
+        assert 0 < received < len(big)
+    finally:
+        port.stop()
+
+
+def test_blobs_larger_than_any_socket_buffer_arrive_whole_in_parallel(tmp_path: Path) -> None:
+    big = os.urandom(1 << 20) * 48
+    digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
+    path = tmp_path / blob_key(digest)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(big)
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW)
+    listener = bind_download_port("127.0.0.1", 0)
+    address = listener.getsockname()
+    port.start(listener)
+    token = sign_download_token(KEY, "team/app", str(digest), int(NOW + 60))
+
+    def download_twice() -> list[str]:
+        connection = http.client.HTTPConnection(*address, timeout=30)
+        digests = []
+        for _ in range(2):
+            connection.request("GET", f"/v2/_downloads/{token}")
+            response = connection.getresponse()
+            assert response.status == 200
+            digests.append("sha256:" + hashlib.sha256(response.read()).hexdigest())
+        connection.close()
+        return digests
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: download_twice(), range(4)))
+        assert results == [[str(digest)] * 2] * 4
+    finally:
+        port.stop()
