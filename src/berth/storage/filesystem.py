@@ -3,7 +3,9 @@
 Uploads are written under ``uploads/<id>/data``; once verified, the file is sealed (renamed, so no
 append reaches it again) and hard-linked at the blob's path, so a blob path only ever holds a
 complete, fsync'd file. The upload keeps its link until it is aborted. Every file operation runs
-in a worker thread, in pieces of about 1 MiB.
+in a worker thread, in pieces of about 1 MiB. An append receives its next piece while the one
+before is written (and, in another thread, hashed), and starts each piece's disk write at once,
+so the fsync before it returns has little left to wait for.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from typing import TypeVar, TypeVarTuple
 
 import anyio
 from anyio import to_thread
+from anyio.abc import TaskGroup
 
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage.base import ChunkObserver, StoredUpload, UploadState
 from berth.storage.layout import blob_key, digest_from_key, upload_key
+from berth.storage.writeback import start_writeback
 from berth.types import Digest
 
 __all__ = ["PIECE_SIZE", "FilesystemBlobStore"]
@@ -90,18 +94,8 @@ class FilesystemBlobStore:
     ) -> UploadState:
         fd = await _in_thread(_open_for_append, self._upload_path(upload_id), state.size)
         try:
-            size, pending_size = state.size, 0
-            pending: list[bytes] = []
-            async for chunk in chunks:
-                if not chunk:
-                    continue
-                pending.append(chunk)
-                pending_size += len(chunk)
-                if pending_size >= PIECE_SIZE:
-                    await _in_thread(_write_pieces, fd, pending, observe, False)
-                    size, pending, pending_size = size + pending_size, [], 0
-            await _in_thread(_write_pieces, fd, pending, observe, True)
-            return UploadState(size=size + pending_size, backend=state.backend)
+            size = await _append(_PieceWriter(fd, state.size, observe), chunks)
+            return UploadState(size=size, backend=state.backend)
         finally:
             with anyio.CancelScope(shield=True):
                 await _in_thread(os.close, fd)
@@ -145,6 +139,74 @@ class FilesystemBlobStore:
         if not _UPLOAD_ID.fullmatch(upload_id):
             raise StorageError(f"invalid upload id {upload_id[:200]!r}")
         return self.root / upload_key(upload_id)
+
+
+# -- appending: the next piece arrives while the one before is written --------------------------
+
+
+class _PieceWriter:
+    """Writes an upload's pieces in worker threads, one piece at a time and in order; the
+    observer sees each piece in another thread while it is written."""
+
+    def __init__(self, fd: int, offset: int, observe: ChunkObserver | None) -> None:
+        self.fd, self.offset, self.observe = fd, offset, observe
+        self._jobs: list[anyio.Event] = []
+        self._error: Exception | None = None
+
+    def start(self, group: TaskGroup, pieces: list[bytes], last: bool) -> None:
+        """Write ``pieces`` (and fsync if ``last``) while the caller goes on; ``wait`` first."""
+        self._jobs = [self._job(group, _write_pieces, self.fd, pieces, self.offset, last)]
+        if self.observe is not None:
+            self._jobs.append(self._job(group, _observe_pieces, self.observe, pieces))
+        self.offset += sum(len(piece) for piece in pieces)
+
+    async def wait(self) -> None:
+        """Until the piece in flight is written and observed; a failure is raised here."""
+        for job in self._jobs:
+            await job.wait()
+        if self._error is not None:
+            raise self._error
+
+    def _job(self, group: TaskGroup, func: Callable[[*_Ts], None], *args: *_Ts) -> anyio.Event:
+        done = anyio.Event()
+        group.start_soon(self._run, done, func, *args)
+        return done
+
+    async def _run(self, done: anyio.Event, func: Callable[[*_Ts], None], *args: *_Ts) -> None:
+        try:
+            await _in_thread(func, *args)
+        except Exception as error:
+            self._error = error
+        finally:
+            done.set()
+
+
+async def _append(writer: _PieceWriter, chunks: AsyncIterable[bytes]) -> int:
+    """Receive ``chunks`` into pieces, each written while the next is received; the new size.
+
+    A failure is kept until the write in flight ends, so nothing writes after this returns.
+    """
+    failure: Exception | None = None
+    async with anyio.create_task_group() as group:
+        try:
+            pending, pending_size = list[bytes](), 0
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size >= PIECE_SIZE:
+                    await writer.wait()
+                    writer.start(group, pending, last=False)
+                    pending, pending_size = [], 0
+            await writer.wait()
+            writer.start(group, pending, last=True)
+            await writer.wait()
+        except Exception as error:
+            failure = error
+    if failure is not None:
+        raise failure
+    return writer.offset
 
 
 # -- worker-thread functions (blocking) -----------------------------------------------------------
@@ -251,12 +313,15 @@ def _truncate_to(fd: int, size: int, path: Path) -> None:
         os.ftruncate(fd, size)
 
 
-def _write_pieces(fd: int, pieces: list[bytes], observe: ChunkObserver | None, sync: bool) -> None:
+def _observe_pieces(observe: ChunkObserver, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        observe(piece)
+
+
+def _write_pieces(fd: int, pieces: list[bytes], offset: int, sync: bool) -> None:
+    """Write ``pieces`` at ``offset`` (where ``fd`` stands), then fsync, or start the disk write."""
     if len(pieces) > _MANY_PIECES:
         pieces = [b"".join(pieces)]
-    for piece in pieces:
-        if observe is not None:
-            observe(piece)
     views = [memoryview(piece) for piece in pieces]
     while views:
         written = os.writev(fd, views)
@@ -266,6 +331,8 @@ def _write_pieces(fd: int, pieces: list[bytes], observe: ChunkObserver | None, s
             views[0] = views[0][written:]
     if sync:
         os.fsync(fd)
+    else:
+        start_writeback(fd, offset, sum(len(piece) for piece in pieces))
 
 
 def _commit(upload: Path, blob: Path, size: int) -> None:

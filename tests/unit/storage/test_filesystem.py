@@ -1,0 +1,145 @@
+"""What the filesystem store's pipelined appends promise beyond the BlobStore contract."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from berth.errors import StorageError
+from berth.storage import FilesystemBlobStore, UploadState, filesystem
+from berth.storage.layout import upload_key
+
+PIECE = filesystem.PIECE_SIZE
+
+
+def pattern(size: int, seed: int = 0) -> bytes:
+    period = bytes((seed + i * 7) % 251 for i in range(251))
+    return (period * (size // 251 + 1))[:size]
+
+
+async def stream(parts: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for part in parts:
+        await anyio.lowlevel.checkpoint()
+        yield part
+
+
+async def read_all(store: FilesystemBlobStore, upload_id: str, state: UploadState) -> bytes:
+    return b"".join([piece async for piece in store.read_upload(upload_id, state)])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FilesystemBlobStore:
+    return FilesystemBlobStore(tmp_path / "store")
+
+
+async def test_observer_sees_every_piece_in_order(store: FilesystemBlobStore) -> None:
+    data = pattern(5 * PIECE + 12345)
+    seen: list[bytes] = []
+
+    def slow_observer(chunk: bytes) -> None:
+        time.sleep(0.001)
+        seen.append(chunk)
+
+    state = await store.start_upload("ordered")
+    chunks = [data[i : i + 100_000] for i in range(0, len(data), 100_000)]
+    state = await store.append_upload("ordered", state, stream(chunks), slow_observer)
+    assert b"".join(seen) == data
+    assert await read_all(store, "ordered", state) == data
+
+
+async def test_cancelled_append_keeps_the_acknowledged_size(store: FilesystemBlobStore) -> None:
+    state = await store.start_upload("cut")
+    state = await store.append_upload("cut", state, stream([b"acknowledged"]))
+    writing = anyio.Event()
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield pattern(PIECE, 1)
+        writing.set()
+        await anyio.sleep_forever()
+        yield b"never"
+
+    async with anyio.create_task_group() as group:
+
+        async def append() -> None:
+            await store.append_upload("cut", state, endless())
+
+        group.start_soon(append)
+        await writing.wait()
+        group.cancel_scope.cancel()
+    assert await read_all(store, "cut", state) == b"acknowledged"
+    state = await store.append_upload("cut", state, stream([b"+more"]))
+    assert await read_all(store, "cut", state) == b"acknowledged+more"
+    assert (store.root / upload_key("cut")).stat().st_size == len(b"acknowledged+more")
+
+
+async def test_a_failed_write_is_a_storage_error(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = await store.start_upload("full")
+    state = await store.append_upload("full", state, stream([b"acknowledged"]))
+    writev = os.writev
+    calls = 0
+
+    def disk_full(fd: int, buffers: list[memoryview]) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(28, "No space left on device")
+        return writev(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", disk_full)
+    with pytest.raises(StorageError, match="No space left on device"):
+        await store.append_upload("full", state, stream([pattern(PIECE)] * 4))
+    monkeypatch.setattr(os, "writev", writev)
+    assert await read_all(store, "full", state) == b"acknowledged"
+    state = await store.append_upload("full", state, stream([b"!"]))
+    assert await read_all(store, "full", state) == b"acknowledged!"
+
+
+async def test_nothing_writes_after_a_failed_stream_returns(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writev = os.writev
+    writing: set[int] = set()
+
+    def slow_writev(fd: int, buffers: list[memoryview]) -> int:
+        writing.add(threading.get_ident())
+        time.sleep(0.05)
+        written = writev(fd, buffers)
+        writing.discard(threading.get_ident())
+        return written
+
+    async def failing() -> AsyncIterator[bytes]:
+        yield pattern(PIECE)
+        await anyio.sleep(0.01)
+        raise OSError("client went away")
+
+    monkeypatch.setattr(os, "writev", slow_writev)
+    state = await store.start_upload("gone")
+    with pytest.raises(OSError, match="client went away"):
+        await store.append_upload("gone", state, failing())
+    assert not writing
+
+
+async def test_writeback_starts_for_each_piece_but_the_last(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        filesystem, "start_writeback", lambda fd, offset, length: started.append((offset, length))
+    )
+    state = await store.start_upload("wb")
+    state = await store.append_upload("wb", state, stream([b"head"]))
+    data = pattern(3 * PIECE + 10)
+    chunks = [data[i : i + PIECE] for i in range(0, len(data), PIECE)]
+    state = await store.append_upload("wb", state, stream(chunks))
+    assert started == [(4, PIECE), (4 + PIECE, PIECE), (4 + 2 * PIECE, PIECE)]
+    assert await read_all(store, "wb", state) == b"head" + data
