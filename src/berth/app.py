@@ -351,8 +351,8 @@ class BerthApp:
         settings = self.settings
         if settings.download_port is None or self._download_port is not None:
             return
-        sock = bind_download_port(settings.host, settings.download_port, reuse_port=True)
         key = await self.services.downloads.signing_key()
+        sock = bind_download_port(settings.host, settings.download_port, reuse_port=True)
         self._download_port = DownloadPort(settings.resolved_storage_path, key)
         self._download_port.start(sock)
 

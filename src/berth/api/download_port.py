@@ -7,8 +7,9 @@ URL on this port, as ECR answers with a presigned S3 URL. Clients follow it with
 the URL is the credential (``services.downloads``), naming one blob until it expires.
 
 This server knows the HMAC key and the blob folder, nothing else: no database and no IAM, since
-the registry decided before it signed. It speaks HTTP/1.1 (h11) on a stdlib asyncio loop in a
-thread of the ``berth serve`` process, because that loop sends files with ``os.sendfile``.
+the registry decided before it signed. Each server worker runs one in a thread of its own, all
+bound to the port (``SO_REUSEPORT``): HTTP/1.1 parsed by h11, on raw non-blocking sockets of a
+stdlib asyncio loop, the file sent with ``os.sendfile`` from the socket's writability callback.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ log = logging.getLogger("berth.api.download_port")
 
 _TOKEN = re.compile(re.escape(DOWNLOAD_PATH.encode()) + rb"([A-Za-z0-9_.=-]{1,4096})(?:\?.*)?$")
 _MAX_HEAD_BYTES = 16 * 1024
-"""Request line and headers together; more is a 431 (h11's limit)."""
+"""Request line and headers together; more is a 431."""
 _READ_SIZE = 16 * 1024
 _MAX_BODY_BYTES = 64 * 1024
 """A GET may carry a body; it is read and dropped, up to this much."""
