@@ -47,14 +47,6 @@ async def app(tmp_path: Path) -> AsyncIterator[BerthApp]:
         await berth.shutdown()
 
 
-@pytest.fixture
-async def client(app: BerthApp) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": basic(app.issue_root_token())}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers) as http:
-        yield http
-
-
 async def test_a_blob_get_redirects_to_the_download_port(
     app: BerthApp, client: httpx.AsyncClient
 ) -> None:

@@ -206,10 +206,9 @@ def test_iam_users_and_keys(berth: Berth) -> None:
     berth.ok("iam", "delete-user", "--user-name", user)
 
 
-def test_a_role_profile_assumes_the_role_from_an_iam_user(berth: Berth, tmp_path: Path) -> None:
-    """A profile whose source is the root is refused, as AWS refuses the root any role."""
+def _make_role(berth: Berth, tmp_path: Path) -> tuple[str, str]:
+    """A new role trusting the account (``TRUST``): its name and ARN."""
     role = f"cli-role-{uuid.uuid4().hex[:6]}"
-    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
     trust = tmp_path / "trust.json"
     trust.write_text(json.dumps(TRUST))
     berth.ok(
@@ -220,6 +219,12 @@ def test_a_role_profile_assumes_the_role_from_an_iam_user(berth: Berth, tmp_path
         "--assume-role-policy-document",
         f"file://{trust}",
     )
+    return role, f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+
+
+def test_a_role_profile_assumes_the_role_from_an_iam_user(berth: Berth, tmp_path: Path) -> None:
+    """A profile whose source is the root is refused, as AWS refuses the root any role."""
+    role, role_arn = _make_role(berth, tmp_path)
     source = f"cli-assumer-{uuid.uuid4().hex[:6]}"
     source_key = _user_allowed_to_assume(berth, source, tmp_path)
     credentials, profiles = berth.home / "credentials", berth.home / "config"
@@ -259,18 +264,7 @@ def test_a_role_profile_assumes_the_role_from_an_iam_user(berth: Berth, tmp_path
 
 
 def test_sts_assume_role_refuses_the_root(berth: Berth, tmp_path: Path) -> None:
-    role = f"cli-role-{uuid.uuid4().hex[:6]}"
-    trust = tmp_path / "trust.json"
-    trust.write_text(json.dumps(TRUST))
-    berth.ok(
-        "iam",
-        "create-role",
-        "--role-name",
-        role,
-        "--assume-role-policy-document",
-        f"file://{trust}",
-    )
-    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+    role, role_arn = _make_role(berth, tmp_path)
     refused = berth("sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "root")
     assert refused.returncode == 254
     assert ROOT_REFUSAL in refused.stderr and "Traceback" not in refused.stderr

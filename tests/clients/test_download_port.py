@@ -18,7 +18,9 @@ from .ecr_support import ecr_client
 from .images import layout_digest, read_blob, write_image_layout
 from .test_ecr_images import upload_layer
 from .test_oras import oras_client
-from .test_skopeo import pull, push, remote
+from .test_skopeo import pull, push, remote, skopeo_env
+
+__all__ = ["skopeo_env"]
 
 pytestmark = [
     pytest.mark.clients,
@@ -38,14 +40,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def skopeo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    policy = tmp_path / "policy.json"
-    policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth.json"))
-    return policy
 
 
 def download_port_of(server: RegistryServer) -> int:
