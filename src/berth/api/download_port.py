@@ -305,10 +305,16 @@ class DownloadPort:
             headers.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
         headers.append((b"content-length", str(end - start).encode()))
         status = 206 if ranged is not None else 200
+        body = request.method == b"GET" and end > start
+        if body:
+            _cork(client, True)
         await self._write(client, conn.send(_response(status, headers)))
-        if request.method == b"GET" and end > start:
+        if body:
             conn.send_with_data_passthrough(h11.Data(data=_Length(end - start)))  # type: ignore[arg-type]
-            await self._sendfile(client, blob, start, end)
+            try:
+                await self._sendfile(client, blob, start, end)
+            finally:
+                _cork(client, False)
         await self._write(client, conn.send(h11.EndOfMessage()))
 
     async def _sendfile(self, client: socket.socket, blob: BinaryIO, start: int, end: int) -> None:
@@ -367,22 +373,12 @@ class _FileSender:
         self.timer = self.loop.call_later(timeout, self._check)
 
     async def run(self) -> None:
-        self._nodelay(False)
         self.loop.add_writer(self.fd, self._send)
         try:
             await self.done
         finally:
             self.loop.remove_writer(self.fd)
             self.timer.cancel()
-            self._nodelay(True)
-
-    def _nodelay(self, on: bool) -> None:
-        """Nagle stays off (``TCP_NODELAY``) but while the file is sent: then the kernel packs
-        ``sendfile``'s output into full segments, 1.2-1.5x the rate on loopback (measured), and
-        setting it again at the end sends the last partial segment at once, so a small blob
-        never waits for the client's delayed ACK."""
-        with contextlib.suppress(OSError):
-            self.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(on))
 
     def _send(self) -> None:
         try:
@@ -416,6 +412,15 @@ class _FileSender:
             self.done.set_result(None)
         else:
             self.done.set_exception(error)
+
+
+def _cork(client: socket.socket, on: bool) -> None:
+    """``TCP_CORK`` around a file response, as nginx's ``tcp_nopush``: the headers leave with the
+    file's first bytes and ``sendfile``'s output in full segments (1.2x the rate of Nagle alone,
+    1.25x that of neither, 1 GiB on loopback); uncorking sends the last partial segment at once,
+    so a small blob never waits for the client's delayed ACK."""
+    with contextlib.suppress(OSError):
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
 
 
 class _NotAllowedError(UnsupportedError):
