@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -32,13 +31,6 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 BLOCKED = 0.3
 """How long a transaction that should be waiting for a lock is watched."""
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'berth.db'}"
-    return str(request.getfixturevalue("postgresql_url"))
 
 
 @pytest.fixture

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from berth.meta.base import AuditFilter, MetaStore
-from berth.meta.sql import open_meta_store
 from berth.services.audit import AuditLog
 from berth.services.jobs import Job, JobScheduler, lock_name
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def meta(tmp_path: Path) -> AsyncIterator[MetaStore]:
-    store = await open_meta_store(f"sqlite:///{tmp_path / 'berth.db'}")
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 class Recorder:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import anyio
 import pytest
 
 from berth.errors import DigestInvalidError, RangeInvalidError
 from berth.meta.base import MetaStore, Repository
-from berth.meta.sql import open_meta_store
 from berth.services import uploads as uploads_module
 from berth.services.uploads import UploadService
 from berth.storage.memory import MemoryBlobStore
@@ -20,15 +18,6 @@ from berth.types import Digest
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@pytest.fixture
-async def meta(tmp_path: Path) -> AsyncIterator[MetaStore]:
-    store = await open_meta_store(f"sqlite:///{tmp_path / 'berth.db'}")
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def _chunks(*pieces: bytes, wait: anyio.Event | None = None) -> AsyncIterator[bytes]:
