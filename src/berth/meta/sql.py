@@ -37,6 +37,7 @@ from berth.meta.identities import IdentityStore
 from berth.meta.sql_audit import SqlAuditStore
 from berth.meta.sql_blobs import SqlBlobIndex
 from berth.meta.sql_common import InsertFactory, SqlConnection
+from berth.meta.sql_direct import without_nul
 from berth.meta.sql_identities import SqlIdentityStore
 from berth.meta.sql_locks import advisory_lock, lease_lock
 from berth.meta.sql_manifests import SqlManifestStore
@@ -63,7 +64,6 @@ _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys = ON",
 )
 _WRITE = "berth_write"
-_NUL, _REPLACEMENT = "\x00", "\ufffd"
 _SQLITE_POOL = 3
 """Pooled SQLite connections (and as many more on demand): each holds a thread and a page cache,
 and more readers than cores buy nothing."""
@@ -242,24 +242,8 @@ def _replace_nul(engine: Engine) -> None:
         _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
     ) -> tuple[str, Any]:
         if many:
-            return statement, [_without_nul(row) for row in parameters]
-        return statement, _without_nul(parameters)
-
-
-def _without_nul(parameters: Any) -> Any:
-    if isinstance(parameters, dict):
-        if any(isinstance(v, str) and _NUL in v for v in parameters.values()):
-            return {k: _clean(v) for k, v in parameters.items()}
-        return parameters
-    if isinstance(parameters, tuple | list) and any(
-        isinstance(v, str) and _NUL in v for v in parameters
-    ):
-        return type(parameters)(_clean(v) for v in parameters)
-    return parameters
-
-
-def _clean(value: Any) -> Any:
-    return value.replace(_NUL, _REPLACEMENT) if isinstance(value, str) else value
+            return statement, [without_nul(row) for row in parameters]
+        return statement, without_nul(parameters)
 
 
 def _sqlite_writer_engine(engine: AsyncEngine) -> Engine:

@@ -8,7 +8,11 @@ from typing import Any, Protocol, TypeAlias, TypeVar, TypeVarTuple, overload
 
 from sqlalchemy import ColumnElement, CursorResult, Executable, Row, ScalarResult, Table, and_, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import dml
 from sqlalchemy.sql.selectable import TypedReturnsRows
+
+from berth.meta.sql_direct import InsertResult, Parameters
+from berth.meta.sqlite_writer import InlineConnection
 
 __all__ = [
     "AnyRow",
@@ -16,6 +20,7 @@ __all__ = [
     "InsertFactory",
     "SqlConnection",
     "contains_any_case",
+    "run_insert",
     "starts_with",
 ]
 
@@ -50,6 +55,19 @@ class SqlConnection(Protocol):
     async def scalar(self, statement: Executable, parameters: Any = None) -> Any: ...
 
     async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]: ...
+
+
+async def run_insert(
+    conn: SqlConnection, statement: dml.Insert, parameters: Parameters
+) -> InsertResult:
+    """Run an INSERT a hot path makes; on SQLite's writer, straight through the driver.
+
+    ``statement`` should be built once (a module constant or ``@cache``d) and ``parameters``
+    should name every column it binds: see ``sql_direct``.
+    """
+    if isinstance(conn, InlineConnection):
+        return await conn.insert(statement, parameters)
+    return await conn.execute(statement, parameters)
 
 
 def starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:

@@ -13,7 +13,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from berth.meta.base import Manifest, Reference, ReferenceKind
 from berth.meta.schema import manifest_references, manifests, tags
-from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection
+from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection, run_insert
 
 __all__ = ["SqlManifestStore"]
 
@@ -22,6 +22,8 @@ _refs = manifest_references
 _GET = select(_m).where(
     _m.c.repository_id == bindparam("repository_id"), _m.c.digest == bindparam("digest")
 )
+
+_INSERT_REFERENCES = _refs.insert()
 
 
 @cache
@@ -85,11 +87,11 @@ class SqlManifestStore:
             "pushed_at": manifest.pushed_at,
             "last_pulled_at": manifest.last_pulled_at,
         }
-        if (await self._conn.execute(_insert_new(self._insert), values)).first() is None:
+        if (await run_insert(self._conn, _insert_new(self._insert), values)).first() is None:
             return False
         rows = _reference_rows(manifest, references)
         if rows:
-            await self._conn.execute(_refs.insert(), rows)
+            await run_insert(self._conn, _INSERT_REFERENCES, rows)
         return True
 
     async def delete(self, repository_id: int, digest: str) -> bool:

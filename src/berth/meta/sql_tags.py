@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, select
 
 from berth.meta.base import Tag
 from berth.meta.schema import tags
-from berth.meta.sql_common import Insert, InsertFactory, SqlConnection
+from berth.meta.sql_common import Insert, InsertFactory, SqlConnection, run_insert
 
 __all__ = ["SqlTagStore"]
 
@@ -42,7 +42,7 @@ class SqlTagStore:
 
     async def put(self, repository_id: int, name: str, digest: str, at: datetime) -> None:
         values = {"repository_id": repository_id, "name": name, "digest": digest, "updated_at": at}
-        await self._conn.execute(_upsert(self._insert), values)
+        await run_insert(self._conn, _upsert(self._insert), values)
 
     async def delete(self, repository_id: int, name: str) -> bool:
         statement = _t.delete().where(_t.c.repository_id == repository_id, _t.c.name == name)

@@ -23,7 +23,7 @@ from sqlalchemy.sql.expression import (
 from berth.meta.generation import slots_of
 from berth.meta.schema import metadata
 
-__all__ = ["take_written", "track_writes"]
+__all__ = ["note_written", "take_written", "track_writes"]
 
 _KEY = "berth.written"
 _EVERY_TABLE = "*"
@@ -57,9 +57,15 @@ def track_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_execute")
     def note(conn: Connection, statement: Any, *_args: Any) -> None:
-        written = _written_by(statement)
-        if written:
-            conn.info.setdefault(_KEY, set()).update(written)
+        note_written(conn.info, statement)
+
+
+def note_written(info: dict[Any, Any], statement: Any) -> None:
+    """Note in a connection's ``info`` the tables ``statement`` writes (``sql_direct`` calls
+    this itself: its statements bypass the engine's events)."""
+    written = _written_by(statement)
+    if written:
+        info.setdefault(_KEY, set()).update(written)
 
 
 def take_written(info: dict[Any, Any]) -> tuple[int, ...]:

@@ -35,7 +35,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection, CursorResult, RootTransaction
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.dml import Insert
 
+from berth.meta.sql_direct import InsertResult, Parameters, insert_directly
 from berth.meta.sql_written import take_written
 
 __all__ = ["InlineConnection", "SqliteWriter", "prefetching_connection"]
@@ -101,6 +103,11 @@ class InlineConnection:
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return self.sync.execute(statement, parameters)
+
+    async def insert(self, statement: Insert, parameters: Parameters) -> InsertResult:
+        """``statement`` through ``sql_direct`` when it can go that way, else as ``execute``."""
+        direct = insert_directly(self.sync, statement, parameters)
+        return direct if direct is not None else self.sync.execute(statement, parameters)
 
     async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
         return self.sync.scalar(statement, parameters)
