@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -12,11 +13,14 @@ from typing import Any
 import httpx
 import pytest
 from anyio import to_thread
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 
 from berth.api.oci.context import RegistryContext, download_base
-from berth.app import BerthApp, create_app
+from berth.app import BerthApp, create_app, root_credentials
 from berth.settings import load_settings
 
 from .conftest import ACCOUNT_ID, BASE_URL, basic
@@ -130,6 +134,33 @@ async def test_the_download_port_traffic_is_in_the_metrics(
     assert metric(text, responses, status="206") == 1
     assert metric(text, responses, status="403") == 1
     assert metric(text, sent) == len(BLOB) + 100
+
+
+async def get_download_url(app: BerthApp, http: httpx.AsyncClient, digest: str, host: str) -> str:
+    """``GetDownloadUrlForLayer``, signed as the root, asked of ``host``."""
+    root = root_credentials(app.settings)
+    data = json.dumps({"repositoryName": NAME, "layerDigest": digest}).encode()
+    headers = {
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.GetDownloadUrlForLayer",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    request = AWSRequest(method="POST", url=f"http://{host}/", data=data, headers=headers)
+    credentials = Credentials(root.access_key_id, root.secret_access_key)
+    SigV4Auth(credentials, "ecr", app.settings.region).add_auth(request)
+    signed = {**dict(request.prepare().headers.items()), "Host": host}
+    response = await http.post("/", content=data, headers=signed)
+    assert response.status_code == 200, response.text
+    return str(response.json()["downloadUrl"])
+
+
+async def test_get_download_url_for_layer_names_the_port_as_the_client_reaches_it(
+    app: BerthApp, client: httpx.AsyncClient
+) -> None:
+    digest = await push_blob(client, NAME, BLOB)
+    port = app.settings.download_port
+    for host in ("registry.test", "127.0.0.1:5000"):
+        url = await get_download_url(app, client, digest, host)
+        assert url.startswith(f"http://{host.split(':')[0]}:{port}/v2/_downloads/")
 
 
 async def test_ranges_and_heads_are_answered_in_place(client: httpx.AsyncClient) -> None:
