@@ -353,7 +353,9 @@ class BerthApp:
             return
         key = await self.services.downloads.signing_key()
         sock = bind_download_port(settings.host, settings.download_port, reuse_port=True)
-        self._download_port = DownloadPort(settings.resolved_storage_path, key)
+        self._download_port = DownloadPort(
+            settings.resolved_storage_path, key, telemetry=self.metrics
+        )
         self._download_port.start(sock)
 
     async def shutdown(self) -> None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from anyio import to_thread
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 
 from berth.api.oci.context import RegistryContext, download_base
-from berth.app import BerthApp, create_app
+from berth.app import BerthApp, create_app, root_credentials
 from berth.settings import load_settings
 
 from .conftest import ACCOUNT_ID, BASE_URL, basic
@@ -79,6 +85,82 @@ async def test_the_download_port_sends_the_bytes(app: BerthApp, client: httpx.As
     assert response.status_code == 200
     assert response.content == BLOB
     assert response.headers["Docker-Content-Digest"] == digest
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+async def scrape_until(client: httpx.AsyncClient, done: Callable[[str], bool]) -> str:
+    """``/metrics`` once ``done`` holds: the port counts a response just after it writes it."""
+    for _ in range(50):
+        text = (await client.get("/metrics")).text
+        if done(text):
+            break
+        await asyncio.sleep(0.1)
+    return text
+
+
+async def test_the_download_port_traffic_is_in_the_metrics(
+    app: BerthApp, client: httpx.AsyncClient
+) -> None:
+    await app.serve_download_port()
+    digest = await push_blob(client, NAME, BLOB)
+    redirect = await client.get(f"/v2/{NAME}/blobs/{digest}", headers={"Host": "127.0.0.1:5000"})
+    location = redirect.headers["Location"]
+
+    def pull() -> list[int]:
+        with httpx.Client(timeout=10) as http:
+            whole = http.get(location)
+            assert whole.content == BLOB
+            ranged = http.get(location, headers={"Range": "bytes=0-99"})
+            head = http.head(location)
+            tampered = http.get(location[:-3] + "abc")
+        return [whole.status_code, ranged.status_code, head.status_code, tampered.status_code]
+
+    assert await to_thread.run_sync(pull) == [200, 206, 200, 403]
+    responses, sent = "berth_download_port_responses_total", "berth_download_port_sent_bytes_total"
+    text = await scrape_until(
+        client,
+        lambda text: (
+            metric(text, sent) >= len(BLOB) + 100 and metric(text, responses, status="403") >= 1
+        ),
+    )
+    assert metric(text, responses, status="200") == 2
+    assert metric(text, responses, status="206") == 1
+    assert metric(text, responses, status="403") == 1
+    assert metric(text, sent) == len(BLOB) + 100
+
+
+async def get_download_url(app: BerthApp, http: httpx.AsyncClient, digest: str, host: str) -> str:
+    """``GetDownloadUrlForLayer``, signed as the root, asked of ``host``."""
+    root = root_credentials(app.settings)
+    data = json.dumps({"repositoryName": NAME, "layerDigest": digest}).encode()
+    headers = {
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.GetDownloadUrlForLayer",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    request = AWSRequest(method="POST", url=f"http://{host}/", data=data, headers=headers)
+    credentials = Credentials(root.access_key_id, root.secret_access_key)
+    SigV4Auth(credentials, "ecr", app.settings.region).add_auth(request)
+    signed = {**dict(request.prepare().headers.items()), "Host": host}
+    response = await http.post("/", content=data, headers=signed)
+    assert response.status_code == 200, response.text
+    return str(response.json()["downloadUrl"])
+
+
+async def test_get_download_url_for_layer_names_the_port_as_the_client_reaches_it(
+    app: BerthApp, client: httpx.AsyncClient
+) -> None:
+    digest = await push_blob(client, NAME, BLOB)
+    port = app.settings.download_port
+    for host in ("registry.test", "127.0.0.1:5000"):
+        url = await get_download_url(app, client, digest, host)
+        assert url.startswith(f"http://{host.split(':')[0]}:{port}/v2/_downloads/")
 
 
 async def test_ranges_and_heads_are_answered_in_place(client: httpx.AsyncClient) -> None:

@@ -143,6 +143,27 @@ async def test_relinking_makes_a_link_young_again(
     assert (report.links_dropped, report.removed) == (0, [])
 
 
+async def test_a_blob_checked_a_day_later_waits_for_its_manifest(
+    app: BerthApp, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    """A push that failed before its manifest, resumed the next day: HEAD says the blobs are
+    there (so the client skips them), GC runs, then the manifest arrives."""
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    for blob in (config, LAYER):
+        await push_blob(client, "gc/web", blob)
+    forgotten = await push_blob(client, "gc/web", b"pushed, never checked again")
+    clock.now += GRACE - timedelta(minutes=5)
+    for blob in (config, LAYER):
+        assert (await client.head(f"/v2/gc/web/blobs/{digest_of(blob)}")).status_code == 200
+    clock.now += timedelta(minutes=10)
+
+    report = await app.services.gc.run()
+
+    assert report.links_dropped == 1
+    assert [digest for digest, _ in report.removed] == [forgotten]
+    await push_manifest(client, "gc/web", "resumed", image_manifest(config, [LAYER]))
+
+
 async def test_bytes_without_a_row_are_recorded_then_collected(app: BerthApp, clock: Clock) -> None:
     store = app.services.blobs
     state = await store.start_upload("stray")

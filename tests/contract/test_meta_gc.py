@@ -193,6 +193,29 @@ async def test_link_times_and_stale_links(nodes: tuple[MetaStore, MetaStore]) ->
         assert await tx.blobs.drop_stale_link(repository.id, digest("referenced"), at(90)) is False
 
 
+async def test_refreshing_a_link_makes_it_young_and_never_makes_one(
+    nodes: tuple[MetaStore, MetaStore],
+) -> None:
+    store = nodes[0]
+    repository = await linked_blob(store, "old", at(0))
+    async with store.read() as tx:
+        link = await tx.blobs.get_link(repository.id, digest("old"))
+        assert link is not None
+        assert (link.blob.digest, link.blob.size, link.linked_at) == (digest("old"), 10, at(0))
+        assert await tx.blobs.get_link(repository.id, digest("unknown")) is None
+    async with store.transaction() as tx:
+        assert await tx.blobs.refresh_link(repository.id, digest("old"), at(45)) is True
+        assert await tx.blobs.refresh_link(repository.id, digest("unknown"), at(45)) is False
+        await tx.blobs.put(digest("unlinked"), 10, at(0))
+        assert await tx.blobs.refresh_link(repository.id, digest("unlinked"), at(45)) is False
+    async with store.transaction() as tx:
+        link = await tx.blobs.get_link(repository.id, digest("old"))
+        assert link is not None and link.linked_at == at(45)
+        assert await tx.blobs.get_link(repository.id, digest("unlinked")) is None
+        assert await tx.blobs.stale_links(at(30), limit=10) == []
+        assert await tx.blobs.drop_stale_link(repository.id, digest("old"), at(30)) is False
+
+
 async def test_claim_unreferenced_and_missing(nodes: tuple[MetaStore, MetaStore]) -> None:
     store = nodes[0]
     repository = await linked_blob(store, "linked", at(0))
@@ -275,6 +298,44 @@ async def test_a_dropped_link_is_gone_for_a_waiting_manifest(
         pinning = asyncio.create_task(pin())
         assert await still_waiting(pinning)
     assert await pinning is None
+
+
+async def test_a_refresh_that_commits_first_keeps_the_link_from_the_collector(
+    nodes: tuple[MetaStore, MetaStore],
+) -> None:
+    puller, collector = nodes
+    repository = await linked_blob(puller, "layer", at(0))
+
+    async def drop() -> bool:
+        async with collector.transaction() as tx:
+            return await tx.blobs.drop_stale_link(repository.id, digest("layer"), at(30))
+
+    async with puller.transaction() as tx:
+        assert await tx.blobs.refresh_link(repository.id, digest("layer"), at(45))
+        dropping = asyncio.create_task(drop())
+        assert await still_waiting(dropping)  # type: ignore[arg-type]
+    assert await dropping is False
+    async with collector.read() as tx:
+        assert await tx.blobs.get_linked(repository.id, digest("layer")) is not None
+
+
+async def test_a_refresh_waiting_on_a_dropped_link_finds_it_gone(
+    nodes: tuple[MetaStore, MetaStore],
+) -> None:
+    puller, collector = nodes
+    repository = await linked_blob(puller, "layer", at(0))
+
+    async def refresh() -> bool:
+        async with puller.transaction() as tx:
+            return await tx.blobs.refresh_link(repository.id, digest("layer"), at(45))
+
+    async with collector.transaction() as tx:
+        assert await tx.blobs.drop_stale_link(repository.id, digest("layer"), at(30))
+        refreshing = asyncio.create_task(refresh())
+        assert await still_waiting(refreshing)  # type: ignore[arg-type]
+    assert await refreshing is False
+    async with puller.read() as tx:
+        assert await tx.blobs.get_link(repository.id, digest("layer")) is None
 
 
 async def test_a_blob_recorded_by_a_push_is_not_claimed(

@@ -10,6 +10,8 @@ This server knows the HMAC key and the blob folder, nothing else: no database an
 the registry decided before it signed. Each server worker runs one in a thread of its own, all
 bound to the port (``SO_REUSEPORT``): HTTP/1.1 parsed by h11, on raw non-blocking sockets of a
 stdlib asyncio loop, the file sent with ``os.sendfile`` from the socket's writability callback.
+It reports each response's status and the bytes ``sendfile`` sent to a ``DownloadTelemetry``
+(``berth.api.metrics.Metrics``): a few counter increments per response, none per byte.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import h11
 
@@ -44,7 +46,7 @@ from berth.services.downloads import verify_download_token
 from berth.storage.layout import blob_key
 from berth.types import Digest
 
-__all__ = ["DownloadPort", "bind_download_port"]
+__all__ = ["DownloadPort", "DownloadTelemetry", "bind_download_port"]
 
 log = logging.getLogger("berth.api.download_port")
 
@@ -56,6 +58,24 @@ _MAX_BODY_BYTES = 64 * 1024
 """A GET may carry a body; it is read and dropped, up to this much."""
 _OCTET = "application/octet-stream"
 _STATUSES = frozenset(HTTPStatus)
+
+
+class DownloadTelemetry(Protocol):
+    """What the download port tells the metrics; called on the port's own thread."""
+
+    def download_answered(self, status: int) -> None:
+        """A response's status line and headers were written."""
+
+    def download_sent(self, size: int) -> None:
+        """``sendfile`` sent ``size`` bytes of one response's body (all of it, or until cut)."""
+
+
+class _NoTelemetry:
+    def download_answered(self, status: int) -> None:
+        return None
+
+    def download_sent(self, size: int) -> None:
+        return None
 
 
 class _Length:
@@ -92,6 +112,7 @@ class DownloadPort:
         idle_timeout: float = 60.0,
         send_timeout: float = 60.0,
         max_connections: int = 1024,
+        telemetry: DownloadTelemetry | None = None,
     ) -> None:
         self.root = root
         self.key = key
@@ -100,6 +121,7 @@ class DownloadPort:
         self.idle_timeout = idle_timeout
         self.send_timeout = send_timeout
         self.max_connections = max_connections
+        self.telemetry = telemetry or _NoTelemetry()
         self._clients: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -309,6 +331,7 @@ class DownloadPort:
         if body:
             _cork(client, True)
         await self._write(client, conn.send(_response(status, headers)))
+        self.telemetry.download_answered(status)
         if body:
             conn.send_with_data_passthrough(h11.Data(data=_Length(end - start)))  # type: ignore[arg-type]
             try:
@@ -321,7 +344,10 @@ class DownloadPort:
         """``blob[start:end]`` by ``os.sendfile`` onto the socket; a client that takes nothing
         for ``send_timeout`` is dropped, as nginx's ``send_timeout`` drops it."""
         sender = _FileSender(client, blob.fileno(), start, end, self.send_timeout)
-        await sender.run()
+        try:
+            await sender.run()
+        finally:
+            self.telemetry.download_sent(sender.offset - start)
 
     async def _send_error(
         self,
@@ -348,10 +374,12 @@ class DownloadPort:
             headers.append((b"allow", b"GET, HEAD"))
         if close:
             headers.append((b"connection", b"close"))
-        data = conn.send(_response(status or error.status, headers)) or b""
+        status = status or error.status
+        data = conn.send(_response(status, headers)) or b""
         if not head:
             data += conn.send(h11.Data(data=body)) or b""
         await self._write(client, data + (conn.send(h11.EndOfMessage()) or b""))
+        self.telemetry.download_answered(status)
 
 
 class _FileSender:

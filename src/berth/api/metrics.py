@@ -3,7 +3,8 @@
 Requests are counted by surface (registry, ecr, iam, sts, ui, ops), operation (the handler's name,
 or the AWS operation's) and status, with their latency and bytes in and out; labels come from
 small fixed sets, never from repository names or digests. The services report upload sessions,
-authorization decisions and job runs through ``berth.services.telemetry``.
+authorization decisions and job runs through ``berth.services.telemetry``; the download port, on
+a thread of its own, its responses and the bytes it sent (``berth.api.download_port``).
 
 Each app has its own registry. When ``PROMETHEUS_MULTIPROC_DIR`` is set (several server workers),
 prometheus-client keeps the values in files there and ``/metrics`` adds up every worker's.
@@ -121,7 +122,19 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self.download_responses = Counter(
+            "berth_download_port_responses",
+            "Responses of the download port, by status.",
+            ["status"],
+            registry=registry,
+        )
+        self.download_bytes = Counter(
+            "berth_download_port_sent_bytes",
+            "Blob bytes the download port sent with sendfile.",
+            registry=registry,
+        )
         self._series: dict[tuple[str, str, int], _RequestSeries] = {}
+        self._download_statuses: dict[int, Counter] = {}
 
     # -- Telemetry --------------------------------------------------------------------------------
 
@@ -138,6 +151,19 @@ class Metrics:
         self.job_runs.labels(job, outcome).inc()
         if outcome != "skipped":
             self.job_latency.labels(job).observe(seconds)
+
+    # -- DownloadTelemetry (called on the download port's thread) --------------------------------
+
+    def download_answered(self, status: int) -> None:
+        counter = self._download_statuses.get(status)
+        if counter is None:
+            counter = self.download_responses.labels(str(status))
+            self._download_statuses[status] = counter
+        counter.inc()
+
+    def download_sent(self, size: int) -> None:
+        if size:
+            self.download_bytes.inc(size)
 
     # -- requests and exposition ----------------------------------------------------------------
 

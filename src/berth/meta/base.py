@@ -23,6 +23,7 @@ __all__ = [
     "AuditStore",
     "Blob",
     "BlobIndex",
+    "BlobLink",
     "Manifest",
     "ManifestStore",
     "MetaStore",
@@ -61,6 +62,14 @@ class Blob:
     digest: str
     size: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BlobLink:
+    """A blob as linked to a repository, and when it was last linked (or the link refreshed)."""
+
+    blob: Blob
+    linked_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +170,15 @@ class BlobIndex(Protocol):
 
     async def get_linked(self, repository_id: int, digest: str) -> Blob | None:
         """The blob if it exists and is linked to the repository."""
+
+    async def get_link(self, repository_id: int, digest: str) -> BlobLink | None:
+        """Like ``get_linked``, with the link's time (one query)."""
+
+    async def refresh_link(self, repository_id: int, digest: str, at: datetime) -> bool:
+        """Make an existing link young again (linked ``at``); False if there is no link.
+
+        Unlike ``link`` it never makes a link, so it cannot bring back one the collector dropped.
+        """
 
     async def pin_linked(self, repository_id: int, digest: str) -> Blob | None:
         """Like ``get_linked``, with the link held (shared) until the transaction ends."""

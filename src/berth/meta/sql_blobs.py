@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Exists, Select, bindparam, exists, select, tuple_
 
-from berth.meta.base import Blob
+from berth.meta.base import Blob, BlobLink
 from berth.meta.schema import blobs, manifest_references, repository_blobs
 from berth.meta.sql_common import AnyRow, InsertFactory, SqlConnection
 
@@ -86,6 +86,19 @@ class SqlBlobIndex:
     async def get_linked(self, repository_id: int, digest: str) -> Blob | None:
         row = (await self._conn.execute(_linked(repository_id, digest))).first()
         return None if row is None else _blob(row)
+
+    async def get_link(self, repository_id: int, digest: str) -> BlobLink | None:
+        query = _linked(repository_id, digest).add_columns(_links.c.linked_at)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else BlobLink(_blob(row), row.linked_at)
+
+    async def refresh_link(self, repository_id: int, digest: str, at: datetime) -> bool:
+        statement = (
+            _links.update()
+            .where(_links.c.repository_id == repository_id, _links.c.digest == digest)
+            .values(linked_at=at)
+        )
+        return (await self._conn.execute(statement)).rowcount > 0
 
     async def pin_linked(self, repository_id: int, digest: str) -> Blob | None:
         query = _linked(repository_id, digest).with_for_update(read=True, of=_links)

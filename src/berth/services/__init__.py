@@ -23,7 +23,7 @@ from berth.services.sign_in_throttle import SignInPolicy, SignInThrottle
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.services.templates import TemplateService
 from berth.services.upload_expiry import UploadExpiry
-from berth.services.uploads import UploadService
+from berth.services.uploads import LINK_REFRESH_AFTER, UploadService
 from berth.storage.base import BlobStore
 
 __all__ = ["Services", "build_services", "utc_now"]
@@ -83,7 +83,9 @@ def build_services(
             account, region, meta, clock, resolver=identities, audit=audit, telemetry=telemetry
         ),
         repositories=RepositoryService(meta, clock),
-        uploads=UploadService(meta, blobs, clock, telemetry),
+        uploads=UploadService(
+            meta, blobs, clock, telemetry, refresh_links_after=min(LINK_REFRESH_AFTER, gc_grace / 2)
+        ),
         images=images,
         lifecycle=LifecycleService(meta, clock, account),
         ecr_images=EcrImageService(meta, images, clock, account),

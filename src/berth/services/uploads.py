@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 
@@ -27,18 +27,21 @@ from berth.errors import (
     RangeInvalidError,
     SizeInvalidError,
 )
-from berth.meta.base import Blob, MetaStore, Repository, Upload
+from berth.meta.base import Blob, BlobLink, MetaStore, Repository, Upload
 from berth.meta.cache import ReadCache
 from berth.services.registry import blob_mounting_enabled
 from berth.services.telemetry import NoTelemetry, Telemetry
 from berth.storage.base import BlobStore, UploadState
 from berth.types import Digest
 
-__all__ = ["UploadService"]
+__all__ = ["LINK_REFRESH_AFTER", "UploadService"]
 
 _DEFAULT_ALGORITHM = "sha256"
 _KEPT_HASHES = 4096
 """Hash states of unfinished uploads kept per process; one evicted costs a re-read at the end."""
+LINK_REFRESH_AFTER = timedelta(hours=1)
+"""A link this old is made young again when its blob is checked or read through the repository;
+a younger one is left alone, so a lookup writes at most once an hour per link."""
 
 
 @dataclass(slots=True)
@@ -60,14 +63,17 @@ class UploadService:
         store: BlobStore,
         clock: Callable[[], datetime],
         telemetry: Telemetry | None = None,
+        refresh_links_after: timedelta = LINK_REFRESH_AFTER,
     ) -> None:
+        """``refresh_links_after`` of zero never refreshes a link."""
         self.meta = meta
         self.store = store
         self.clock = clock
         self.telemetry = telemetry or NoTelemetry()
+        self.refresh_links_after = refresh_links_after
         self._hashing: dict[str, _Hashing] = {}
         self._locks: dict[str, _Exclusive] = {}
-        self._linked: ReadCache[Blob] = ReadCache(meta, ("blobs", "repository_blobs"))
+        self._linked: ReadCache[BlobLink] = ReadCache(meta, ("blobs", "repository_blobs"))
 
     async def start(self, repository: Repository) -> Upload:
         upload_id = str(uuid.uuid4())
@@ -166,17 +172,36 @@ class UploadService:
             return blob
 
     async def blob(self, repository: Repository, digest: Digest) -> Blob:
+        """The blob linked to the repository; a stale link is made young again.
+
+        A client that finds a blob here skips its upload and refers to it in a manifest later,
+        so the link must outlive the grace period from now, not from when it was pushed.
+        """
         key = (repository.id, str(digest))
-        blob = await self._linked.get(key, lambda: self._get_linked(repository.id, str(digest)))
-        if blob is None:
+        link = await self._linked.get(key, lambda: self._get_link(repository.id, str(digest)))
+        if link is not None and self._is_stale(link):
+            link = await self._refresh(repository.id, link)
+        if link is None:
             raise BlobUnknownError(
                 f"blob unknown to registry: {digest}", detail={"digest": str(digest)}
             )
-        return blob
+        return link.blob
 
-    async def _get_linked(self, repository_id: int, digest: str) -> Blob | None:
+    async def _get_link(self, repository_id: int, digest: str) -> BlobLink | None:
         async with self.meta.read() as tx:
-            return await tx.blobs.get_linked(repository_id, digest)
+            return await tx.blobs.get_link(repository_id, digest)
+
+    def _is_stale(self, link: BlobLink) -> bool:
+        after = self.refresh_links_after
+        return bool(after) and link.linked_at < self.clock() - after
+
+    async def _refresh(self, repository_id: int, link: BlobLink) -> BlobLink | None:
+        """The link linked now; None if the collector dropped it since it was read."""
+        now = self.clock()
+        async with self.meta.transaction() as tx:
+            if not await tx.blobs.refresh_link(repository_id, link.blob.digest, now):
+                return None
+        return BlobLink(link.blob, now)
 
     async def unlink(self, repository: Repository, digest: Digest) -> bool:
         """Make a blob unreadable through a repository (the bytes go at garbage collection)."""

@@ -26,6 +26,20 @@ NOW = 1_800_000_000.0
 BLOB = bytes(range(256)) * 4096 + b"tail"
 
 
+class Recorder:
+    """A DownloadTelemetry that keeps what it is told; read it after ``stop()``."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.sent: list[int] = []
+
+    def download_answered(self, status: int) -> None:
+        self.statuses.append(status)
+
+    def download_sent(self, size: int) -> None:
+        self.sent.append(size)
+
+
 @dataclass
 class Running:
     port: DownloadPort
@@ -169,6 +183,31 @@ def test_other_paths_are_404(served: Running, target: str) -> None:
     assert error_code(body) == "UNSUPPORTED"
 
 
+def test_each_response_and_the_bytes_sendfile_sent_are_reported(tmp_path: Path) -> None:
+    recorder = Recorder()
+    digest = Digest.parse("sha256:" + hashlib.sha256(BLOB).hexdigest())
+    path = tmp_path / blob_key(digest)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(BLOB)
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, telemetry=recorder)
+    sock = bind_download_port("127.0.0.1", 0)
+    running = Running(port, sock.getsockname(), digest, tmp_path)
+    port.start(sock)
+    try:
+        assert get(running, running.url())[1] == BLOB
+        assert get(running, running.url(), headers={"Range": "bytes=10-19"})[0].status == 206
+        assert get(running, running.url(), "HEAD")[0].status == 200
+        assert get(running, running.url(expires=NOW))[0].status == 403
+        assert get(running, "/elsewhere")[0].status == 404
+        with running.raw() as raw:
+            raw.sendall(b"this is not http\r\n\r\n")
+            assert read_all(raw).startswith(b"HTTP/1.1 400 ")
+    finally:
+        port.stop()
+    assert recorder.statuses == [200, 206, 200, 403, 404, 400]
+    assert recorder.sent == [len(BLOB), 10]
+
+
 def read_all(sock: socket.socket) -> bytes:
     chunks = []
     while chunk := sock.recv(65536):
@@ -253,7 +292,8 @@ def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
     path = tmp_path / blob_key(digest)
     path.parent.mkdir(parents=True)
     path.write_bytes(big)
-    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, send_timeout=0.5)
+    recorder = Recorder()
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, send_timeout=0.5, telemetry=recorder)
     listener = bind_download_port("127.0.0.1", 0)
     address = listener.getsockname()
     port.start(listener)
@@ -265,13 +305,19 @@ def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
             client.connect(address)
             client.sendall(f"GET /v2/_downloads/{token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
             time.sleep(2)
-            received = 0
+            head, received = b"", 0
             with contextlib.suppress(ConnectionResetError):
+                while b"\r\n\r\n" not in head and (chunk := client.recv(1 << 20)):
+                    head += chunk
+                received = len(head) - head.index(b"\r\n\r\n") - 4
                 while chunk := client.recv(1 << 20):
                     received += len(chunk)
         assert 0 < received < len(big)
     finally:
         port.stop()
+    assert recorder.statuses == [200]
+    assert len(recorder.sent) == 1
+    assert received <= recorder.sent[0] < len(big)
 
 
 def test_blobs_larger_than_any_socket_buffer_arrive_whole_in_parallel(tmp_path: Path) -> None:

@@ -9,10 +9,17 @@ from pathlib import Path
 from berth.api.metrics import Metrics, RequestLabels
 
 WORKER = """
+import threading
 from berth.api.metrics import Metrics, RequestLabels
 metrics = Metrics()
 metrics.request(RequestLabels("registry", "get_blob"), 200, 0.01, 0, 100)
 metrics.authorization("allow")
+def download_port():
+    metrics.download_answered(200)
+    metrics.download_sent(1000)
+thread = threading.Thread(target=download_port)
+thread.start()
+thread.join()
 print(metrics.exposition(None).decode())
 """
 
@@ -43,3 +50,17 @@ def test_with_a_multiprocess_dir_every_worker_is_added_up(tmp_path: Path) -> Non
     )
     assert 'berth_authorization_decisions_total{outcome="allow"} 3.0' in last
     assert 'berth_http_sent_bytes_total{surface="registry"} 300.0' in last
+    assert 'berth_download_port_responses_total{status="200"} 3.0' in last
+    assert "berth_download_port_sent_bytes_total 3000.0" in last
+
+
+def test_the_download_port_is_counted_by_status_and_bytes() -> None:
+    metrics = Metrics()
+    for status, size in ((200, 1000), (206, 10), (200, 0), (404, 0)):
+        metrics.download_answered(status)
+        metrics.download_sent(size)
+    text = metrics.exposition(None).decode()
+    assert 'berth_download_port_responses_total{status="200"} 2.0' in text
+    assert 'berth_download_port_responses_total{status="206"} 1.0' in text
+    assert 'berth_download_port_responses_total{status="404"} 1.0' in text
+    assert "berth_download_port_sent_bytes_total 1010.0" in text

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from berth.api.aws import AwsContext
+from berth.api.download_urls import download_base
 from berth.errors import InvalidParameterError, InvalidTagParameterError, NameUnknownError
 from berth.meta.base import Repository
 from berth.services import Services
@@ -52,8 +53,17 @@ class Call:
     params: dict[str, Any]
     origin: Origin
     base_url: str
-    download_base: str | None = None
-    """The download port as this client reaches it (``berth.api.download_urls``), if on."""
+    host: str = ""
+    """The request's ``Host`` header."""
+    server: tuple[str, int] | None = None
+    """The address the request arrived on (the ASGI scope's ``server``)."""
+
+    @property
+    def download_base(self) -> str | None:
+        """The download port as this client reaches it (``berth.api.download_urls``), if on;
+        worked out only for the operation that asks."""
+        context = self.context
+        return download_base(self.host, self.server, context.download_port, context.download_url)
 
     @property
     def services(self) -> Services:

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from berth.api.aws import AwsContext, read_body, sign_in
-from berth.api.download_urls import download_base
 from berth.api.ecr import images, layers, lifecycle, policies, registry, repositories, templates
 from berth.api.ecr.calls import Call, Result
 from berth.api.ecr.render import CONTENT_TYPE, render_error, render_reply
@@ -164,14 +163,15 @@ async def _call(request: Request, state: EcrState, request_id: str) -> Result:
     client = request.client.host if request.client is not None else ""
     origin = Origin(client, request_id, request.url.scheme == "https")
     context = state.context
-    downloads = download_base(
-        request.headers.get("host", ""),
-        request.scope.get("server"),
-        context.download_port,
-        context.download_url,
-    )
     call = Call(
-        operation, context, principal, params, origin, _base_url(request, context), downloads
+        operation,
+        context,
+        principal,
+        params,
+        origin,
+        _base_url(request, context),
+        host=request.headers.get("host", ""),
+        server=request.scope.get("server"),
     )
     return state.model.render_output(operation, await OPERATIONS[operation](call))
 
