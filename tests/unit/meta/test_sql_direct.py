@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,22 +13,13 @@ from sqlalchemy.exc import IntegrityError
 
 from berth.meta.base import Manifest, Reference, ReferenceKind, Repository
 from berth.meta.schema import manifest_references, tags
-from berth.meta.sql import SqlMetaStore, open_meta_store
+from berth.meta.sql import SqlMetaStore
 from berth.meta.sql_direct import insert_directly
 from berth.meta.sqlite_writer import InlineConnection
 
 AT = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
 LAYER = "sha256:" + "1" * 64
 CONFIG = "sha256:" + "2" * 64
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlMetaStore]:
-    meta = await open_meta_store(f"sqlite:///{tmp_path}/berth.db")
-    try:
-        yield meta
-    finally:
-        await meta.close()
 
 
 async def _repository(store: SqlMetaStore) -> Repository:

@@ -6,22 +6,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from berth.meta.sql import SqlMetaStore, open_meta_store
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlMetaStore]:
-    meta = await open_meta_store(f"sqlite:///{tmp_path}/berth.db")
-    try:
-        yield meta
-    finally:
-        await meta.close()
 
 
 def _committed(path: Path, key: str) -> bool:
