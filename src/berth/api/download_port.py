@@ -9,7 +9,8 @@ the URL is the credential (``services.downloads``), naming one blob until it exp
 This server knows the HMAC key and the blob folder, nothing else: no database and no IAM, since
 the registry decided before it signed. Each server worker runs one in a thread of its own, all
 bound to the port (``SO_REUSEPORT``): HTTP/1.1 parsed by h11, on raw non-blocking sockets of a
-stdlib asyncio loop, the file sent with ``os.sendfile`` from the socket's writability callback.
+stdlib asyncio loop, the file sent with ``os.sendfile`` from the socket's writability callback
+(to a client on this machine, copied instead: see ``_Copier``).
 It reports each response's status and the bytes ``sendfile`` sent to a ``DownloadTelemetry``
 (``berth.api.metrics.Metrics``): a few counter increments per response, none per byte.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -56,6 +58,8 @@ _MAX_HEAD_BYTES = 16 * 1024
 _READ_SIZE = 16 * 1024
 _MAX_BODY_BYTES = 64 * 1024
 """A GET may carry a body; it is read and dropped, up to this much."""
+_COPY_BUFFER = 256 * 1024
+"""Bytes read and sent at a time to a client on this machine (see ``_Copier``)."""
 _OCTET = "application/octet-stream"
 _STATUSES = frozenset(HTTPStatus)
 
@@ -113,7 +117,9 @@ class DownloadPort:
         send_timeout: float = 60.0,
         max_connections: int = 1024,
         telemetry: DownloadTelemetry | None = None,
+        copy_to_loopback: bool = True,
     ) -> None:
+        """``copy_to_loopback``: send to a client on this machine by copying (see ``_Copier``)."""
         self.root = root
         self.key = key
         self.clock = clock
@@ -122,6 +128,7 @@ class DownloadPort:
         self.send_timeout = send_timeout
         self.max_connections = max_connections
         self.telemetry = telemetry or _NoTelemetry()
+        self.copy_to_loopback = copy_to_loopback
         self._clients: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -328,22 +335,29 @@ class DownloadPort:
         headers.append((b"content-length", str(end - start).encode()))
         status = 206 if ranged is not None else 200
         body = request.method == b"GET" and end > start
-        if body:
+        copying = body and self.copy_to_loopback and _on_loopback(client)
+        corked = body and not copying  # a corked copy ran 0.89x of an uncorked one
+        if corked:
             _cork(client, True)
         await self._write(client, conn.send(_response(status, headers)))
         self.telemetry.download_answered(status)
         if body:
             conn.send_with_data_passthrough(h11.Data(data=_Length(end - start)))  # type: ignore[arg-type]
             try:
-                await self._sendfile(client, blob, start, end)
+                await self._send_range(client, blob, start, end, copying=copying)
             finally:
-                _cork(client, False)
+                if corked:
+                    _cork(client, False)
         await self._write(client, conn.send(h11.EndOfMessage()))
 
-    async def _sendfile(self, client: socket.socket, blob: BinaryIO, start: int, end: int) -> None:
-        """``blob[start:end]`` by ``os.sendfile`` onto the socket; a client that takes nothing
-        for ``send_timeout`` is dropped, as nginx's ``send_timeout`` drops it."""
-        sender = _FileSender(client, blob.fileno(), start, end, self.send_timeout)
+    async def _send_range(
+        self, client: socket.socket, blob: BinaryIO, start: int, end: int, *, copying: bool
+    ) -> None:
+        """``blob[start:end]`` onto the socket by ``os.sendfile``, or copied (``_Copier``); a
+        client that takes nothing for ``send_timeout`` is dropped, as nginx's ``send_timeout``
+        drops it."""
+        kind = _Copier if copying else _FileSender
+        sender = kind(client, blob.fileno(), start, end, self.send_timeout)
         try:
             await sender.run()
         finally:
@@ -440,6 +454,60 @@ class _FileSender:
             self.done.set_result(None)
         else:
             self.done.set_exception(error)
+
+
+class _Copier(_FileSender):
+    """Sends a file range by ``pread`` into a buffer and ``send``, for a client on this machine.
+
+    Over loopback the receiver copies each byte out of the socket itself; after ``sendfile`` it
+    reads the page cache's pages, cold to its CPU, and after a copy into the socket it reads
+    bytes the sender has just written, still in cache. The sender's copy moves that cost to the
+    server's core, and a single pull runs at the client's pace: nginx with ``sendfile off`` and
+    256 KiB buffers pulled 1 GiB at 1.30x the rate of its ``sendfile`` (client CPU 0.36 -> 0.15
+    s/GB), and 8 at once at 1.04x; this port, 1.26x and 0.97x (docs/performance.md). Over a
+    network the receiver is another machine, the copy buys nothing, and ``sendfile`` is used.
+    Uncorked: nginx corks only around ``sendfile`` too.
+    """
+
+    def __init__(
+        self, client: socket.socket, file_fd: int, start: int, end: int, timeout: float
+    ) -> None:
+        super().__init__(client, file_fd, start, end, timeout)
+        self.buffer = memoryview(bytearray(_COPY_BUFFER))
+        self.read_to = start
+        self.pending = self.buffer[:0]
+
+    def _send(self) -> None:
+        try:
+            while self.offset < self.end:
+                if not self.pending:
+                    want = min(_COPY_BUFFER, self.end - self.read_to)
+                    count = os.preadv(self.file_fd, [self.buffer[:want]], self.read_to)
+                    if count == 0:  # the file is shorter than it was: cut the response
+                        self._finish(_ClosedError())
+                        return
+                    self.read_to += count
+                    self.pending = self.buffer[:count]
+                sent = self.client.send(self.pending)
+                self.pending = self.pending[sent:]
+                self.offset += sent
+                self.progress = self.loop.time()
+        except BlockingIOError:
+            return
+        except OSError as error:
+            self._finish(error)
+            return
+        self._finish(None)
+
+
+def _on_loopback(client: socket.socket) -> bool:
+    try:
+        address = ipaddress.ip_address(client.getpeername()[0])
+    except (OSError, ValueError):
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _cork(client: socket.socket, on: bool) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.api.download_port import DownloadPort, bind_download_port
+from berth.api.download_port import DownloadPort, _on_loopback, bind_download_port
 from berth.services.downloads import sign_download_token
 from berth.storage.layout import blob_key
 from berth.types import Digest
@@ -60,13 +60,27 @@ class Running:
         return socket.create_connection(self.address, timeout=5)
 
 
+@pytest.fixture(params=[True, False], ids=["copied", "sendfile"])
+def copying(request: pytest.FixtureRequest) -> bool:
+    """Every client here is on loopback: each test runs with the copy for local clients and
+    with the ``sendfile`` every other client gets."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Running]:
+def served(tmp_path: Path, copying: bool) -> Iterator[Running]:
     digest = Digest.parse("sha256:" + hashlib.sha256(BLOB).hexdigest())
     path = tmp_path / blob_key(digest)
     path.parent.mkdir(parents=True)
     path.write_bytes(BLOB)
-    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, header_timeout=0.5, idle_timeout=1.0)
+    port = DownloadPort(
+        tmp_path,
+        KEY,
+        clock=lambda: NOW,
+        header_timeout=0.5,
+        idle_timeout=1.0,
+        copy_to_loopback=copying,
+    )
     sock = bind_download_port("127.0.0.1", 0)
     address = sock.getsockname()
     port.start(sock)
@@ -183,13 +197,15 @@ def test_other_paths_are_404(served: Running, target: str) -> None:
     assert error_code(body) == "UNSUPPORTED"
 
 
-def test_each_response_and_the_bytes_sendfile_sent_are_reported(tmp_path: Path) -> None:
+def test_each_response_and_the_bytes_sent_are_reported(tmp_path: Path, copying: bool) -> None:
     recorder = Recorder()
     digest = Digest.parse("sha256:" + hashlib.sha256(BLOB).hexdigest())
     path = tmp_path / blob_key(digest)
     path.parent.mkdir(parents=True)
     path.write_bytes(BLOB)
-    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, telemetry=recorder)
+    port = DownloadPort(
+        tmp_path, KEY, clock=lambda: NOW, telemetry=recorder, copy_to_loopback=copying
+    )
     sock = bind_download_port("127.0.0.1", 0)
     running = Running(port, sock.getsockname(), digest, tmp_path)
     port.start(sock)
@@ -286,14 +302,21 @@ def test_an_http_1_0_client_gets_its_answer_and_the_connection_closes(served: Ru
     assert answer.endswith(b"\r\n\r\n" + BLOB[:4])
 
 
-def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
+def test_a_client_that_stops_reading_is_dropped(tmp_path: Path, copying: bool) -> None:
     big = bytes(32 << 20)
     digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
     path = tmp_path / blob_key(digest)
     path.parent.mkdir(parents=True)
     path.write_bytes(big)
     recorder = Recorder()
-    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, send_timeout=0.5, telemetry=recorder)
+    port = DownloadPort(
+        tmp_path,
+        KEY,
+        clock=lambda: NOW,
+        send_timeout=0.5,
+        telemetry=recorder,
+        copy_to_loopback=copying,
+    )
     listener = bind_download_port("127.0.0.1", 0)
     address = listener.getsockname()
     port.start(listener)
@@ -320,13 +343,15 @@ def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
     assert received <= recorder.sent[0] < len(big)
 
 
-def test_blobs_larger_than_any_socket_buffer_arrive_whole_in_parallel(tmp_path: Path) -> None:
+def test_blobs_larger_than_any_socket_buffer_arrive_whole_in_parallel(
+    tmp_path: Path, copying: bool
+) -> None:
     big = os.urandom(1 << 20) * 48
     digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
     path = tmp_path / blob_key(digest)
     path.parent.mkdir(parents=True)
     path.write_bytes(big)
-    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW)
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, copy_to_loopback=copying)
     listener = bind_download_port("127.0.0.1", 0)
     address = listener.getsockname()
     port.start(listener)
@@ -368,3 +393,61 @@ def test_small_blobs_on_one_connection_never_wait_for_a_delayed_ack(served: Runn
         took.append(time.perf_counter() - started)
     connection.close()
     assert sorted(took)[len(took) // 2] < 0.02
+
+
+def test_a_blob_that_shrinks_while_it_is_sent_is_cut_never_padded(
+    tmp_path: Path, copying: bool
+) -> None:
+    big = os.urandom(1 << 20) * 32
+    digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
+    path = tmp_path / blob_key(digest)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(big)
+    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, copy_to_loopback=copying)
+    listener = bind_download_port("127.0.0.1", 0)
+    address = listener.getsockname()
+    port.start(listener)
+    try:
+        token = sign_download_token(KEY, "team/app", str(digest), int(NOW + 60))
+        connection = http.client.HTTPConnection(*address, timeout=10)
+        connection.request("GET", f"/v2/_downloads/{token}")
+        response = connection.getresponse()
+        first = response.read(1 << 20)
+        with path.open("r+b") as blob:
+            blob.truncate(4 << 20)
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            response.read()
+        connection.close()
+        received = first + cut.value.partial
+        assert len(received) < len(big)
+        assert received == big[: len(received)]
+    finally:
+        port.stop()
+
+
+@pytest.mark.parametrize(
+    ("peer", "local"),
+    [
+        (("127.0.0.1", 5000), True),
+        (("127.8.9.10", 5000), True),
+        (("::1", 5000, 0, 0), True),
+        (("::ffff:127.0.0.1", 5000, 0, 0), True),
+        (("10.0.0.7", 5000), False),
+        (("2001:db8::1", 5000, 0, 0), False),
+        (("::ffff:10.0.0.7", 5000, 0, 0), False),
+    ],
+)
+def test_only_clients_on_this_machine_get_the_copy(peer: tuple[object, ...], local: bool) -> None:
+    class Peer:
+        def getpeername(self) -> tuple[object, ...]:
+            return peer
+
+    assert _on_loopback(Peer()) is local  # type: ignore[arg-type]
+
+
+def test_a_client_gone_before_its_address_is_read_gets_no_copy() -> None:
+    class Gone:
+        def getpeername(self) -> tuple[object, ...]:
+            raise OSError("not connected")
+
+    assert _on_loopback(Gone()) is False  # type: ignore[arg-type]
