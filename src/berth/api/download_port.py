@@ -58,8 +58,10 @@ _MAX_HEAD_BYTES = 16 * 1024
 _READ_SIZE = 16 * 1024
 _MAX_BODY_BYTES = 64 * 1024
 """A GET may carry a body; it is read and dropped, up to this much."""
-_COPY_BUFFER = 256 * 1024
-"""Bytes read and sent at a time to a client on this machine (see ``_Copier``)."""
+_COPY_BUFFER = 1024 * 1024
+"""Bytes read and sent at a time to a client on this machine (see ``_Copier``), held only while
+a response is sent. One pull of 1 GiB, 8 interleaved rounds: 128 KiB 2,053 MB/s, 256 KiB 2,405,
+512 KiB 2,672 (2,282-3,762), 1 MiB 2,609 (2,501-2,702), 2 MiB 2,654."""
 _OCTET = "application/octet-stream"
 _STATUSES = frozenset(HTTPStatus)
 
