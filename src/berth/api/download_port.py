@@ -11,7 +11,7 @@ the registry decided before it signed. Each server worker runs one in a thread o
 bound to the port (``SO_REUSEPORT``): HTTP/1.1 parsed by h11, on raw non-blocking sockets of a
 stdlib asyncio loop, the file sent with ``os.sendfile`` from the socket's writability callback
 (to a client on this machine, copied instead: see ``_Copier``).
-It reports each response's status and the bytes ``sendfile`` sent to a ``DownloadTelemetry``
+It reports each response's status and the body bytes it sent to a ``DownloadTelemetry``
 (``berth.api.metrics.Metrics``): a few counter increments per response, none per byte.
 """
 
@@ -62,6 +62,9 @@ _COPY_BUFFER = 1024 * 1024
 """Bytes read and sent at a time to a client on this machine (see ``_Copier``), held only while
 a response is sent. One pull of 1 GiB, 8 interleaved rounds: 128 KiB 2,053 MB/s, 256 KiB 2,405,
 512 KiB 2,672 (2,282-3,762), 1 MiB 2,609 (2,501-2,702), 2 MiB 2,654."""
+_COPY_TURN = 4 * _COPY_BUFFER
+"""Bytes sent to one client before the loop serves the others: a local client drains its socket
+as fast as it is filled, so without a limit one pull would hold the port's thread to its end."""
 _OCTET = "application/octet-stream"
 _STATUSES = frozenset(HTTPStatus)
 
@@ -73,7 +76,7 @@ class DownloadTelemetry(Protocol):
         """A response's status line and headers were written."""
 
     def download_sent(self, size: int) -> None:
-        """``sendfile`` sent ``size`` bytes of one response's body (all of it, or until cut)."""
+        """``size`` bytes of one response's body were sent (all of it, or until cut)."""
 
 
 class _NoTelemetry:
@@ -480,8 +483,9 @@ class _Copier(_FileSender):
         self.pending = self.buffer[:0]
 
     def _send(self) -> None:
+        turn = self.offset + _COPY_TURN  # then back to the loop: other clients wait meanwhile
         try:
-            while self.offset < self.end:
+            while self.offset < min(self.end, turn):
                 if not self.pending:
                     want = min(_COPY_BUFFER, self.end - self.read_to)
                     count = os.preadv(self.file_fd, [self.buffer[:want]], self.read_to)
@@ -499,7 +503,8 @@ class _Copier(_FileSender):
         except OSError as error:
             self._finish(error)
             return
-        self._finish(None)
+        if self.offset >= self.end:
+            self._finish(None)
 
 
 def _on_loopback(client: socket.socket) -> bool:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from berth.api.download_port import DownloadPort, _on_loopback, bind_download_port
+from berth.api.download_port import (
+    _COPY_TURN,
+    DownloadPort,
+    _Copier,
+    _on_loopback,
+    bind_download_port,
+)
 from berth.services.downloads import sign_download_token
 from berth.storage.layout import blob_key
 from berth.types import Digest
@@ -451,3 +457,34 @@ def test_a_client_gone_before_its_address_is_read_gets_no_copy() -> None:
             raise OSError("not connected")
 
     assert _on_loopback(Gone()) is False  # type: ignore[arg-type]
+
+
+async def test_a_local_client_draining_at_once_still_lets_the_others_be_served(
+    tmp_path: Path,
+) -> None:
+    """A loopback reader empties its socket as fast as it is filled; each writability callback
+    sends at most one turn, so the port's loop goes back to its other clients in between."""
+    path = tmp_path / "blob"
+    path.write_bytes(os.urandom(_COPY_TURN * 3 + 5))
+
+    class Drains:
+        def __init__(self) -> None:
+            self.received = bytearray()
+
+        def fileno(self) -> int:
+            return sink.fileno()  # never registered with the loop: only looked up
+
+        def send(self, data: memoryview) -> int:
+            self.received += data
+            return len(data)
+
+    client = Drains()
+    with path.open("rb") as blob, socket.socket() as sink:
+        copier = _Copier(client, blob.fileno(), 0, path.stat().st_size, 60)  # type: ignore[arg-type]
+        turns = 0
+        while not copier.done.done():
+            copier._send()
+            turns += 1
+        copier.timer.cancel()
+    assert turns == 4
+    assert bytes(client.received) == path.read_bytes()
