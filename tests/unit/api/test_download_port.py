@@ -66,6 +66,15 @@ class Running:
         return socket.create_connection(self.address, timeout=5)
 
 
+def store(root: Path, data: bytes) -> tuple[Digest, Path]:
+    """``data`` as a blob in ``root``'s folders: its digest and its file."""
+    digest = Digest.parse("sha256:" + hashlib.sha256(data).hexdigest())
+    path = root / blob_key(digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return digest, path
+
+
 @pytest.fixture(params=[True, False], ids=["copied", "sendfile"])
 def copying(request: pytest.FixtureRequest) -> bool:
     """Every client here is on loopback: each test runs with the copy for local clients and
@@ -75,10 +84,7 @@ def copying(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def served(tmp_path: Path, copying: bool) -> Iterator[Running]:
-    digest = Digest.parse("sha256:" + hashlib.sha256(BLOB).hexdigest())
-    path = tmp_path / blob_key(digest)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(BLOB)
+    digest, _ = store(tmp_path, BLOB)
     port = DownloadPort(
         tmp_path,
         KEY,
@@ -205,10 +211,7 @@ def test_other_paths_are_404(served: Running, target: str) -> None:
 
 def test_each_response_and_the_bytes_sent_are_reported(tmp_path: Path, copying: bool) -> None:
     recorder = Recorder()
-    digest = Digest.parse("sha256:" + hashlib.sha256(BLOB).hexdigest())
-    path = tmp_path / blob_key(digest)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(BLOB)
+    digest, _ = store(tmp_path, BLOB)
     port = DownloadPort(
         tmp_path, KEY, clock=lambda: NOW, telemetry=recorder, copy_to_loopback=copying
     )
@@ -291,10 +294,7 @@ def test_a_taken_port_fails_to_bind() -> None:
 
 
 def test_an_empty_blob_is_an_empty_200(served: Running) -> None:
-    empty = Digest.parse("sha256:" + hashlib.sha256(b"").hexdigest())
-    path = served.root / blob_key(empty)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"")
+    empty, _ = store(served.root, b"")
     response, body = get(served, served.url(empty))
     assert (response.status, body) == (200, b"")
     assert response.getheader("Content-Length") == "0"
@@ -310,10 +310,7 @@ def test_an_http_1_0_client_gets_its_answer_and_the_connection_closes(served: Ru
 
 def test_a_client_that_stops_reading_is_dropped(tmp_path: Path, copying: bool) -> None:
     big = bytes(32 << 20)
-    digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
-    path = tmp_path / blob_key(digest)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(big)
+    digest, _ = store(tmp_path, big)
     recorder = Recorder()
     port = DownloadPort(
         tmp_path,
@@ -353,10 +350,7 @@ def test_blobs_larger_than_any_socket_buffer_arrive_whole_in_parallel(
     tmp_path: Path, copying: bool
 ) -> None:
     big = os.urandom(1 << 20) * 48
-    digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
-    path = tmp_path / blob_key(digest)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(big)
+    digest, _ = store(tmp_path, big)
     port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, copy_to_loopback=copying)
     listener = bind_download_port("127.0.0.1", 0)
     address = listener.getsockname()
@@ -386,10 +380,7 @@ def test_small_blobs_on_one_connection_never_wait_for_a_delayed_ack(served: Runn
     """Nagle is on only while a file is sent; left on, each small blob's last segment waited
     for the client's delayed ACK (44 ms a request, measured)."""
     small = b"{}" * 200
-    digest = Digest.parse("sha256:" + hashlib.sha256(small).hexdigest())
-    path = served.root / blob_key(digest)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(small)
+    digest, _ = store(served.root, small)
     connection = served.connect()
     took = []
     for _ in range(40):
@@ -405,10 +396,7 @@ def test_a_blob_that_shrinks_while_it_is_sent_is_cut_never_padded(
     tmp_path: Path, copying: bool
 ) -> None:
     big = os.urandom(1 << 20) * 32
-    digest = Digest.parse("sha256:" + hashlib.sha256(big).hexdigest())
-    path = tmp_path / blob_key(digest)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(big)
+    digest, path = store(tmp_path, big)
     port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, copy_to_loopback=copying)
     listener = bind_download_port("127.0.0.1", 0)
     address = listener.getsockname()
