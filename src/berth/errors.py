@@ -85,6 +85,13 @@ class BerthError(Exception):
         self.message = message
         self.detail = detail
 
+    def oci_body(self) -> dict[str, object]:
+        """The OCI distribution error document: ``{"errors": [{code, message, detail?}]}``."""
+        entry: dict[str, object] = {"code": self.oci_code, "message": self.message}
+        if self.detail is not None:
+            entry["detail"] = self.detail
+        return {"errors": [entry]}
+
 
 class ServerError(BerthError):
     """Something failed on our side; the message is safe to show (no internals)."""

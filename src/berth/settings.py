@@ -46,7 +46,8 @@ class Settings:
     s3_secret_access_key: str | None = field(default=None, repr=False)
     blob_redirect: bool = False
     download_port: int | None = None
-    """Also serve blob downloads on this port with sendfile; blob GETs redirect there."""
+    """Also serve blob downloads on this port (sendfile; copied to local clients); blob GETs
+    redirect there."""
     download_url: str | None = None
     """The download port as clients reach it (a proxy in front, TLS); else this host at it."""
     tls_cert: Path | None = None

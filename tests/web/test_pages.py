@@ -43,6 +43,16 @@ ONLY_WEB = {
     ],
 }
 PASSWORD = "Corr3ct-Horse-Battery"
+ACCOUNT_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 
 
 async def _user(app: BerthApp, name: str, policy: dict[str, object]) -> tuple[str, str]:
@@ -370,17 +380,9 @@ async def test_iam_pages_list_users_roles_and_policies(
 ) -> None:
     await _user(app, "ci", READ_ONLY)
     identities = app.services.identities
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    await identities.principals.create_role("pusher", json.dumps(trust), description="CI pushes")
+    await identities.principals.create_role(
+        "pusher", json.dumps(ACCOUNT_TRUST), description="CI pushes"
+    )
     policy = await identities.policies.create_policy("ReadOnly", json.dumps(READ_ONLY))
     users = await root.get("/ui/iam/users")
     assert "ci" in users.text and "arn:aws:iam::123456789012:user/ci" in users.text
@@ -470,17 +472,7 @@ async def test_the_simulator_handles_roles(app: BerthApp, root: httpx.AsyncClien
 async def test_the_simulator_says_the_root_may_not_assume_a_role(
     app: BerthApp, root: httpx.AsyncClient
 ) -> None:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    await app.services.identities.principals.create_role("deploy", json.dumps(trust))
+    await app.services.identities.principals.create_role("deploy", json.dumps(ACCOUNT_TRUST))
     page = await root.get(
         "/ui/simulator",
         params={

@@ -378,10 +378,7 @@ class DownloadPort:
         head: bool = False,
         close: bool = False,
     ) -> None:
-        entry: dict[str, object] = {"code": error.oci_code, "message": error.message}
-        if error.detail is not None:
-            entry["detail"] = error.detail
-        body = json.dumps({"errors": [entry]}).encode()
+        body = json.dumps(error.oci_body()).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

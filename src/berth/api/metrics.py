@@ -130,7 +130,7 @@ class Metrics:
         )
         self.download_bytes = Counter(
             "berth_download_port_sent_bytes",
-            "Blob bytes the download port sent with sendfile.",
+            "Blob bytes the download port sent.",
             registry=registry,
         )
         self._series: dict[tuple[str, str, int], _RequestSeries] = {}

@@ -84,8 +84,8 @@ class SqlBlobIndex:
         await self._conn.execute(statement)
 
     async def get_linked(self, repository_id: int, digest: str) -> Blob | None:
-        row = (await self._conn.execute(_linked(repository_id, digest))).first()
-        return None if row is None else _blob(row)
+        link = await self.get_link(repository_id, digest)
+        return None if link is None else link.blob
 
     async def get_link(self, repository_id: int, digest: str) -> BlobLink | None:
         query = _linked(repository_id, digest).add_columns(_links.c.linked_at)

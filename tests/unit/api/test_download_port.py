@@ -1,4 +1,5 @@
-"""The download port: signed blob downloads sent with sendfile, and everything it refuses."""
+"""The download port: signed blob downloads (sendfile, or copied to local clients), and everything
+it refuses."""
 
 from __future__ import annotations
 

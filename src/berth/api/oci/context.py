@@ -35,7 +35,7 @@ class RegistryContext:
     public_url: str | None
     blob_redirect: bool = False
     download_port: int | None = None
-    """Where ``berth serve`` sends blobs with sendfile (``berth.api.download_port``)."""
+    """Where ``berth serve`` sends whole blobs itself (``berth.api.download_port``)."""
     download_url: str | None = None
     """The download port's address as clients reach it, when not this host at that port."""
 

@@ -23,13 +23,6 @@ __all__ = ["render_disconnect", "render_error", "render_http_error", "render_une
 log = logging.getLogger("berth.api.oci")
 
 
-def _body(error: BerthError) -> dict[str, object]:
-    entry: dict[str, object] = {"code": error.oci_code, "message": error.message}
-    if error.detail is not None:
-        entry["detail"] = error.detail
-    return {"errors": [entry]}
-
-
 async def render_error(request: Request, exc: Exception) -> Response:
     error = exc if isinstance(exc, BerthError) else ServerError("internal error")
     headers: dict[str, str] = {"Docker-Distribution-API-Version": "registry/2.0"}
@@ -49,7 +42,7 @@ async def render_error(request: Request, exc: Exception) -> Response:
             headers["Location"] = request.url.path
         elif size is not None:
             headers["Content-Range"] = f"bytes */{size}"
-    return JSONResponse(_body(error), status_code=status, headers=headers)
+    return JSONResponse(error.oci_body(), status_code=status, headers=headers)
 
 
 async def render_disconnect(request: Request, exc: Exception) -> Response:
