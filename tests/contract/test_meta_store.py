@@ -378,6 +378,11 @@ async def test_tag_list_pagination_for_digest_delete_count(meta_store: MetaStore
         assert await tx.tags.delete(repo.id, "latest") is False
         assert await tx.tags.count(repo.id) == len(names) - 1
         assert await tx.tags.count(other.id) == 1
+    async with meta_store.read() as tx:
+        assert await tx.tags.list(repo.id, after="latest") == [n for n in ordered if n > "latest"]
+        assert await tx.tags.list(repo.id, limit=2) == ["Latest", "V2"]
+        assert await tx.tags.list(other.id, after="zzz") == []
+        assert await tx.tags.list(repo.id, limit=0) == []
 
 
 # -- uploads ------------------------------------------------------------------------------------

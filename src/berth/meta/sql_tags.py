@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Text
 
 from berth.meta.base import Tag
 from berth.meta.schema import tags
@@ -28,6 +34,28 @@ def _upsert(insert: InsertFactory) -> Insert:
         index_elements=[_t.c.repository_id, _t.c.name],
         set_={"digest": statement.excluded.digest, "updated_at": statement.excluded.updated_at},
     )
+
+
+class _JsonArrayOf(FunctionElement[str]):
+    """A JSON array of the column's values in one text value: ``json_group_array`` on SQLite,
+    ``json_agg`` on PostgreSQL (NULL over no rows)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "json_array_of"
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        super().__init__(column)
+
+
+@compiles(_JsonArrayOf, "sqlite")
+def _json_group_array(element: _JsonArrayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonArrayOf, "postgresql")
+def _json_agg(element: _JsonArrayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(json_agg({compiler.process(element.clauses, **kw)}) AS TEXT)"
 
 
 class SqlTagStore:
@@ -80,12 +108,23 @@ class SqlTagStore:
     async def list(
         self, repository_id: int, after: str | None = None, limit: int | None = None
     ) -> builtins.list[str]:
-        query = (
+        """The names in byte order (the column's collation on both databases, and Python's).
+
+        One row of JSON rather than a row per tag: a read of 10,000 tags took 5.1 ms with a row
+        each, most of it building rows, and takes 1.9 ms so (docs/performance.md). The aggregates
+        promise no order, so the page (chosen in order by the inner query) is sorted here: one
+        pass, since it comes sorted.
+        """
+        page = (
             select(_t.c.name)
             .where(_t.c.repository_id == repository_id)
             .order_by(_t.c.name)
             .limit(limit)
         )
         if after is not None:
-            query = query.where(_t.c.name > after)
-        return builtins.list((await self._conn.execute(query)).scalars())
+            page = page.where(_t.c.name > after)
+        inner = page.subquery()
+        found = (await self._conn.execute(select(_JsonArrayOf(inner.c.name)))).scalar()
+        names: builtins.list[str] = [] if found is None else json.loads(found)
+        names.sort()
+        return names
