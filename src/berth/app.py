@@ -228,7 +228,11 @@ class BerthApp:
 
     async def startup(self) -> None:
         settings = self.settings
-        meta = await open_meta_store(settings.resolved_database_url, registry_id=settings.account)
+        meta = await open_meta_store(
+            settings.resolved_database_url,
+            registry_id=settings.account,
+            pool_size=settings.database_pool_size,
+        )
         try:
             await _bind_account(meta, settings.account)
         except SettingsError:

@@ -36,6 +36,9 @@ class Settings:
     root_secret_access_key: str | None = None
     master_key: str | None = field(default=None, repr=False)
     database_url: str | None = None
+    database_pool_size: int = 32
+    """PostgreSQL connections each server worker keeps open (and half as many more, opened and
+    closed as needed, under a burst). Past them every transaction opens and closes its own."""
     storage: str = "filesystem"
     storage_path: Path | None = None
     s3_endpoint: str | None = None
@@ -103,6 +106,7 @@ _SIGN_IN_FIELDS = (
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
 _INT_FIELDS = {
     "port",
+    "database_pool_size",
     "download_port",
     "token_ttl_seconds",
     "upload_expiry_seconds",
@@ -189,6 +193,10 @@ def _validated(settings: Settings) -> Settings:
             raise SettingsError(f"BERTH_MASTER_KEY: {error}") from None
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port must be 1-65535, not {settings.port}")
+    if settings.database_pool_size < 1:
+        raise SettingsError(
+            f"database_pool_size must be at least 1, not {settings.database_pool_size}"
+        )
     _check_download_port(settings)
     _check_sign_in(settings)
     for name in sorted(_FLOAT_FIELDS):

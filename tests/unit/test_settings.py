@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,3 +180,22 @@ def test_sign_in_throttling_settings() -> None:
 def test_bad_sign_in_settings_are_start_up_errors(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(environ=environ)
+
+
+def test_database_pool_size_reaches_the_postgresql_engine() -> None:
+    from berth.meta.sql import create_engine
+
+    settings = load_settings(environ={"BERTH_DATABASE_POOL_SIZE": "7"})
+    engine = create_engine("postgresql://berth@127.0.0.1:1/berth", settings.database_pool_size)
+    pool: Any = engine.sync_engine.pool
+    assert (pool.size(), pool._max_overflow) == (7, 3)
+    assert load_settings(environ={}).database_pool_size == 32
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "database_pool_size must be at least 1"), ("many", "must be an integer")],
+)
+def test_bad_database_pool_size_is_a_start_up_error(value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ={"BERTH_DATABASE_POOL_SIZE": value})
