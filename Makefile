@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= berth-data
 
-.PHONY: serve test lint typecheck bench bench-quick bench-s3 bench-scaling system-deps bench-deps apt-install clean
+.PHONY: serve test lint typecheck bench bench-quick bench-pg bench-s3 bench-scaling system-deps bench-deps apt-install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench-scaling: $(STAMP) bench-deps
 # Blob throughput on S3 (a SeaweedFS it starts) beside the filesystem; a section of docs/performance.md.
 bench-s3: $(STAMP)
 	$(BIN)/python benchmarks/s3_bench.py --out docs/performance.md
+
+# Metadata workloads with Berth on PostgreSQL (a throwaway server it starts) beside SQLite and
+# distribution; a section of docs/performance.md.
+bench-pg: $(STAMP) bench-deps
+	$(BIN)/python benchmarks/pg_bench.py --out docs/performance.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -81,17 +81,19 @@ def _image(number: int, now: datetime, repository_id: int) -> tuple[Manifest, li
     return manifest, references
 
 
-def _settings(data_dir: Path) -> Settings:
+def _settings(data_dir: Path, database_url: str | None = None) -> Settings:
     environ = {
         "BERTH_ROOT_ACCESS_KEY_ID": ROOT_ACCESS_KEY_ID,
         "BERTH_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET_ACCESS_KEY,
         "BERTH_ACCOUNT_ID": ACCOUNT_ID,
     }
-    return load_settings(environ=environ, data_dir=data_dir)
+    return load_settings(environ=environ, data_dir=data_dir, database_url=database_url)
 
 
-async def _seed_berth(data_dir: Path, images: int, repositories: int) -> None:
-    app = create_app(_settings(data_dir))
+async def _seed_berth(
+    data_dir: Path, images: int, repositories: int, database_url: str | None
+) -> None:
+    app = create_app(_settings(data_dir, database_url))
     await app.startup()
     try:
         meta, now = app.services.meta, datetime.now(UTC)
@@ -112,10 +114,13 @@ async def _seed_berth(data_dir: Path, images: int, repositories: int) -> None:
         await app.shutdown()
 
 
-def seed_berth(data_dir: Path, images: int, repositories: int) -> None:
-    """``images`` tagged images in bench/many and ``repositories`` empty repositories."""
+def seed_berth(
+    data_dir: Path, images: int, repositories: int, database_url: str | None = None
+) -> None:
+    """``images`` tagged images in bench/many and ``repositories`` empty repositories (in the
+    metadata database at ``database_url``, by default the data folder's SQLite file)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_seed_berth(data_dir, images, repositories))
+    asyncio.run(_seed_berth(data_dir, images, repositories, database_url))
 
 
 def _repository_row(name: str, now: datetime) -> dict[str, Any]:
