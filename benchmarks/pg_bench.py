@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import pwd
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import report
 import servers
 import workloads as w
@@ -39,8 +36,11 @@ from run import check_errors, expect
 from seeding import seed_berth, seed_distribution
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+from postgres import new_database, postgres_bindir, running_postgresql  # noqa: E402
+
 BEGIN, END = "<!-- pg_bench:begin -->", "<!-- pg_bench:end -->"
-DATABASE = "berth_bench"
 
 
 @dataclass(frozen=True)
@@ -82,42 +82,17 @@ def workload_rows(sizes: Sizes) -> list[report.Workload]:
 
 
 def _bindir() -> Path:
-    configured = os.environ.get("BERTH_PG_BINDIR")
-    if configured:
-        return Path(configured)
-    for found in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (found / "initdb").exists():
-            return found
-    raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found; set BERTH_PG_BINDIR")
-
-
-def _as_owner(command: list[str]) -> None:
-    if os.geteuid() == 0:
-        command = ["runuser", "-u", "postgres", "--", *command]
-    subprocess.run(command, check=True, capture_output=True)
+    found = postgres_bindir()
+    if found is None:
+        raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found; set BERTH_PG_BINDIR")
+    return found
 
 
 @contextmanager
 def postgresql() -> Iterator[str]:
-    """A durable PostgreSQL on 127.0.0.1 with an empty database; its asyncpg URL."""
-    bindir = _bindir()
-    root = Path(tempfile.mkdtemp(prefix="berth-pg-bench-"))
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(root, owner.pw_uid, owner.pw_gid)
-    data, port, pg_ctl = root / "data", servers.free_port(), str(bindir / "pg_ctl")
-    _as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"])
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections=200"
-    _as_owner([pg_ctl, "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"])
-    try:
-        with psycopg.connect(
-            host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True
-        ) as conn:
-            conn.execute(f'CREATE DATABASE "{DATABASE}"')  # type: ignore[arg-type]
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{DATABASE}"
-    finally:
-        _as_owner([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"])
-        shutil.rmtree(root, ignore_errors=True)
+    """A durable PostgreSQL (``tests/postgres.py``) with an empty database; its asyncpg URL."""
+    with running_postgresql(_bindir(), durable=True) as server:
+        yield new_database(server)
 
 
 @contextmanager

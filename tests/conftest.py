@@ -1,79 +1,25 @@
-"""Shared fixtures: a throwaway PostgreSQL server and a real S3 server (SeaweedFS) for the session.
-
-PostgreSQL refuses to run as root, so under root (CI, containers) initdb and pg_ctl run as the
-``postgres`` OS user through ``runuser``; the data directory lives in a temporary folder owned by
-that user. The server listens on 127.0.0.1 only, on a free port, and is stopped at session end.
-"""
+"""Shared fixtures: a throwaway PostgreSQL server (``postgres.py`` says how it runs) and a real S3
+server (SeaweedFS) for the session."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from postgres import PostgresServer, new_database
+from postgres import PostgresServer, new_database, postgres_bindir, running_postgresql
 from seaweedfs import SeaweedFS, s3_unavailable_reason, start_seaweedfs, stop_seaweedfs, weed_binary
-
-
-def _postgres_bindir() -> Path | None:
-    override = os.environ.get("BERTH_PG_BINDIR")
-    candidates = [Path(override)] if override else []
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        candidates.append(Path(on_path).parent)
-    installed = Path("/usr/lib/postgresql").glob("*/bin")
-    candidates += sorted(installed, key=lambda p: _version(p.parent.name), reverse=True)
-    return next((c for c in candidates if (c / "initdb").exists()), None)
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(".") if part.isdigit())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _as_owner(command: list[str]) -> None:
-    """Run a PostgreSQL command, as the ``postgres`` user when we are root."""
-    if os.geteuid() == 0:
-        command = ["runuser", "-u", "postgres", "--", *command]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
 
 
 @pytest.fixture(scope="session")
 def postgresql_server() -> Iterator[PostgresServer]:
-    bindir = _postgres_bindir()
+    bindir = postgres_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found; set BERTH_PG_BINDIR")
-    root = Path(tempfile.mkdtemp(prefix="berth-pg-"))
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")  # KeyError: running as root needs a postgres user
-        os.chown(root, owner.pw_uid, owner.pw_gid)
-    data, port, pg_ctl = root / "data", _free_port(), str(bindir / "pg_ctl")
-    _as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-N"])
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
-    _as_owner([pg_ctl, "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"])
-    try:
-        yield PostgresServer("127.0.0.1", port, "postgres", itertools.count())
-    finally:
-        _as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"])
-        shutil.rmtree(root, ignore_errors=True)
+    with running_postgresql(bindir) as server:
+        yield server
 
 
 @pytest.fixture
