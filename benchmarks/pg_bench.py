@@ -7,8 +7,9 @@ tag list of a repository with 10,000 tags, whole and one ``n=100`` page; ``_cata
 repositories) against four servers started on 127.0.0.1: Berth on SQLite (``berth serve``, 1
 worker), Berth on PostgreSQL with 1 worker and with 2 (``BERTH_DATABASE_URL``; blobs on the local
 filesystem either way), and distribution. The PostgreSQL is a throwaway one on this machine
-(``initdb`` and ``pg_ctl`` as the tests start it, but durable: ``fsync`` and synchronous commit
-on, as in production). Medians go into the PostgreSQL section of ``--out`` (between markers, the
+(``tests/postgres.py``, as the tests start it, but durable: ``fsync`` and synchronous commit
+on, as in production; ``max_connections`` 200, since the three Berth workers on it may hold 48
+each). Medians go into the PostgreSQL section of ``--out`` (between markers, the
 rest of the file untouched); every sample goes to ``benchmarks/results/pg_bench.json``.
 """
 

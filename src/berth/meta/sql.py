@@ -65,9 +65,10 @@ _SQLITE_PRAGMAS = (
 )
 _WRITE = "berth_write"
 _SQLITE_POOL = 3
-"""Pooled SQLite connections (and as many more on demand): each holds a thread and a page cache,
-and more readers than cores buy nothing."""
-POSTGRES_POOL = 32
+"""Pooled SQLite connections per engine, each with its page cache: the aiosqlite engine's (the
+console's catalog queries and health checks, each connection with a thread; as many more on
+demand) and the read transactions' on the loop (opened beyond it as needed)."""
+_POSTGRES_POOL = 32
 """PostgreSQL connections kept per engine unless told otherwise (``database_pool_size``)."""
 _MIGRATION_LOCK = 0x6265727468  # "berth": the advisory lock key every node agrees on
 
@@ -319,7 +320,7 @@ def _generation_for(url: str) -> WriteGeneration:
     return SharedGeneration(Path(f"{database}-generation"))
 
 
-def create_engine(url: str, pool_size: int = POSTGRES_POOL) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = _POSTGRES_POOL) -> AsyncEngine:
     """An AsyncEngine for ``url`` with Berth's pool settings.
 
     On PostgreSQL the pool keeps ``pool_size`` connections and opens up to half as many more
@@ -341,7 +342,7 @@ def create_engine(url: str, pool_size: int = POSTGRES_POOL) -> AsyncEngine:
 
 
 async def open_meta_store(
-    url: str, *, registry_id: str = "", pool_size: int = POSTGRES_POOL
+    url: str, *, registry_id: str = "", pool_size: int = _POSTGRES_POOL
 ) -> SqlMetaStore:
     """Connect to ``url``, migrate it to the newest schema and return the store."""
     store = SqlMetaStore(
