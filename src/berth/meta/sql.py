@@ -289,7 +289,9 @@ def _sqlite_reader_engine(engine: AsyncEngine) -> Engine:
     Through aiosqlite a read transaction was nine round trips to its thread (BEGIN, each
     statement as cursor, execute, fetch and close, ROLLBACK): 1.5 ms for an empty tag list, where
     SQLite itself takes microseconds. A WAL reader never waits for the writer, so its statements
-    run on the loop as the writer's do. The pool never blocks: beyond ``_SQLITE_POOL``
+    run on the loop as the writer's do. It waits for a lock only while a connection recovers the
+    file after a crash or takes it exclusively, and no other connection can take it while
+    Berth's own are open (tried: ``BEGIN EXCLUSIVE`` in exclusive locking mode is refused). The pool never blocks: beyond ``_SQLITE_POOL``
     connections in use, another is opened (and closed when given back). The connections are
     ``query_only``: a write tried in a read fails at once instead of waiting on the loop for the
     write lock.
