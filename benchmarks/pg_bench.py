@@ -33,7 +33,7 @@ from typing import Any
 import report
 import servers
 import workloads as w
-from run import check_errors, expect
+from run import check_errors, expect, median_of
 from seeding import seed_berth, seed_distribution
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -165,20 +165,15 @@ def measure(
             check_errors(rate, f"{key} manifest PUT")
             record(4, key, rate.requests_per_second)
         for key, target in targets.items():
-            seconds, items = _median_of_five(lambda t=target: w.list_tags(t, None))  # type: ignore[misc]
+            seconds, items, _ = median_of(5, lambda t=target: w.list_tags(t, None))  # type: ignore[misc]
             expect(items, sizes.tags, f"{key} tags")
             record(5, key, seconds * 1000)
             if key != "distribution":  # distribution 2.8 ignores n
                 record(6, key, w.tag_page_ms(target, 100, sizes.tags // 2))
-            seconds, items = _median_of_five(lambda t=target: w.catalog(t, 1000))  # type: ignore[misc]
+            seconds, items, _ = median_of(5, lambda t=target: w.catalog(t, 1000))  # type: ignore[misc]
             expect(items, sizes.repositories, f"{key} catalog")
             record(7, key, seconds * 1000)
     return samples
-
-
-def _median_of_five(listing: Any) -> tuple[float, int]:
-    found = sorted((listing()[:2] for _ in range(5)), key=lambda sample: sample[0])
-    return found[2]
 
 
 # -- the report ---------------------------------------------------------------------------------

@@ -255,23 +255,23 @@ def listing_workloads(run: Run, target: w.Target) -> None:
     """Each listing 5 times in a row; the median of the 5 is this repeat's sample."""
     sizes, name = run.sizes, target.name
     for index, page in ((9, None), (10, 100)):
-        seconds, items, pages = _median_of(5, lambda p=page: w.list_tags(target, p))  # type: ignore[misc]
+        seconds, items, pages = median_of(5, lambda p=page: w.list_tags(target, p))  # type: ignore[misc]
         expect(items, sizes.tags, f"{name} tags")
         run.notes[f"{name} pages: {run.workloads[index].name}"] = pages
         if target.is_berth or index == 9:  # distribution 2.8 ignores n: it walks no pages
             run.record(index, name, seconds)
     run.record(17, name, w.tag_page_ms(target, 100, sizes.tags // 2))
-    seconds, items, pages = _median_of(5, lambda: w.catalog(target, 1000))
+    seconds, items, pages = median_of(5, lambda: w.catalog(target, 1000))
     expect(items, sizes.repositories, f"{name} catalog")
     run.record(11, name, seconds)
     run.notes[f"{name} pages: {run.workloads[11].name}"] = pages
     if target.is_berth:
-        seconds, count, _ = _median_of(3, lambda: (*w.describe_images(target), 0))
+        seconds, count, _ = median_of(3, lambda: (*w.describe_images(target), 0))
         expect(count, sizes.tags, "DescribeImages")
         run.record(15, name, seconds)
 
 
-def _median_of(times: int, listing: Callable[[], tuple[float, int, int]]) -> tuple[float, int, int]:
+def median_of(times: int, listing: Callable[[], tuple[float, int, int]]) -> tuple[float, int, int]:
     samples = sorted((listing() for _ in range(times)), key=lambda sample: sample[0])
     return samples[len(samples) // 2]
 

@@ -347,34 +347,24 @@ def test_a_client_that_stops_reading_is_dropped(tmp_path: Path, copying: bool) -
     assert received <= recorder.sent[0] < len(big)
 
 
-def test_blobs_larger_than_any_socket_buffer_arrive_whole_in_parallel(
-    tmp_path: Path, copying: bool
-) -> None:
+def test_blobs_larger_than_any_socket_buffer_arrive_whole_in_parallel(served: Running) -> None:
     big = os.urandom(1 << 20) * 48
-    digest, _ = store(tmp_path, big)
-    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, copy_to_loopback=copying)
-    listener = bind_download_port("127.0.0.1", 0)
-    address = listener.getsockname()
-    port.start(listener)
-    token = sign_download_token(KEY, "team/app", str(digest), int(NOW + 60))
+    digest, _ = store(served.root, big)
 
     def download_twice() -> list[str]:
-        connection = http.client.HTTPConnection(*address, timeout=30)
+        connection = served.connect()
         digests = []
         for _ in range(2):
-            connection.request("GET", f"/v2/_downloads/{token}")
+            connection.request("GET", served.url(digest))
             response = connection.getresponse()
             assert response.status == 200
             digests.append("sha256:" + hashlib.sha256(response.read()).hexdigest())
         connection.close()
         return digests
 
-    try:
-        with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(lambda _: download_twice(), range(4)))
-        assert results == [[str(digest)] * 2] * 4
-    finally:
-        port.stop()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: download_twice(), range(4)))
+    assert results == [[str(digest)] * 2] * 4
 
 
 def test_small_blobs_on_one_connection_never_wait_for_a_delayed_ack(served: Running) -> None:
@@ -393,31 +383,21 @@ def test_small_blobs_on_one_connection_never_wait_for_a_delayed_ack(served: Runn
     assert sorted(took)[len(took) // 2] < 0.02
 
 
-def test_a_blob_that_shrinks_while_it_is_sent_is_cut_never_padded(
-    tmp_path: Path, copying: bool
-) -> None:
+def test_a_blob_that_shrinks_while_it_is_sent_is_cut_never_padded(served: Running) -> None:
     big = os.urandom(1 << 20) * 32
-    digest, path = store(tmp_path, big)
-    port = DownloadPort(tmp_path, KEY, clock=lambda: NOW, copy_to_loopback=copying)
-    listener = bind_download_port("127.0.0.1", 0)
-    address = listener.getsockname()
-    port.start(listener)
-    try:
-        token = sign_download_token(KEY, "team/app", str(digest), int(NOW + 60))
-        connection = http.client.HTTPConnection(*address, timeout=10)
-        connection.request("GET", f"/v2/_downloads/{token}")
-        response = connection.getresponse()
-        first = response.read(1 << 20)
-        with path.open("r+b") as blob:
-            blob.truncate(4 << 20)
-        with pytest.raises(http.client.IncompleteRead) as cut:
-            response.read()
-        connection.close()
-        received = first + cut.value.partial
-        assert len(received) < len(big)
-        assert received == big[: len(received)]
-    finally:
-        port.stop()
+    digest, path = store(served.root, big)
+    connection = served.connect()
+    connection.request("GET", served.url(digest))
+    response = connection.getresponse()
+    first = response.read(1 << 20)
+    with path.open("r+b") as blob:
+        blob.truncate(4 << 20)
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        response.read()
+    connection.close()
+    received = first + cut.value.partial
+    assert len(received) < len(big)
+    assert received == big[: len(received)]
 
 
 @pytest.mark.parametrize(

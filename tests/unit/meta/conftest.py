@@ -1,19 +1,13 @@
-"""What the metadata-store tests share: a fresh SQLite store per test, its internals reachable."""
+"""What the metadata-store tests share: the SQLite store (``tests/unit/conftest.py``), its
+internals reachable."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from berth.meta.sql import SqlMetaStore, open_meta_store
+from berth.meta.sql import SqlMetaStore
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlMetaStore]:
-    meta = await open_meta_store(f"sqlite:///{tmp_path}/berth.db")
-    try:
-        yield meta
-    finally:
-        await meta.close()
+def store(sqlite_meta: SqlMetaStore) -> SqlMetaStore:
+    return sqlite_meta
