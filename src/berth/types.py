@@ -165,3 +165,31 @@ class Principal:
     @classmethod
     def anonymous(cls, account: str) -> Principal:
         return cls(PrincipalKind.ANONYMOUS, account, "*", "anonymous", name="anonymous")
+
+    def claims(self) -> dict[str, object]:
+        """The principal as the short JSON claims a signed token carries (``from_claims``)."""
+        return {
+            "k": self.kind.value,
+            "a": self.account,
+            "r": self.arn,
+            "u": self.user_id,
+            "n": self.name,
+            "s": self.session,
+            "ak": self.access_key_id,
+            "se": self.session_expires,
+        }
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, object]) -> Principal:
+        """The principal ``claims()`` wrote; KeyError or ValueError if they are not such claims."""
+        expires = claims.get("se")
+        return cls(
+            kind=PrincipalKind(str(claims["k"])),
+            account=str(claims["a"]),
+            arn=str(claims["r"]),
+            user_id=str(claims["u"]),
+            name=str(claims["n"]),
+            session=str(claims["s"]),
+            access_key_id=str(claims["ak"]),
+            session_expires=float(expires) if isinstance(expires, int | float) else None,
+        )

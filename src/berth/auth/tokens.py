@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from berth.errors import ExpiredTokenError, UnauthorizedError
-from berth.types import Principal, PrincipalKind
+from berth.types import Principal
 
 __all__ = ["IssuedToken", "TokenSigner", "basic_credentials"]
 
@@ -44,32 +44,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _claims(principal: Principal, issued: float, expires: float) -> dict[str, object]:
-    return {
-        "k": principal.kind.value,
-        "a": principal.account,
-        "r": principal.arn,
-        "u": principal.user_id,
-        "n": principal.name,
-        "s": principal.session,
-        "ak": principal.access_key_id,
-        "se": principal.session_expires,
-        "iat": int(issued),
-        "exp": int(expires),
-    }
-
-
-def _principal(claims: dict[str, object]) -> Principal:
-    expires = claims.get("se")
-    return Principal(
-        kind=PrincipalKind(str(claims["k"])),
-        account=str(claims["a"]),
-        arn=str(claims["r"]),
-        user_id=str(claims["u"]),
-        name=str(claims["n"]),
-        session=str(claims["s"]),
-        access_key_id=str(claims["ak"]),
-        session_expires=float(expires) if isinstance(expires, int | float) else None,
-    )
+    return {**principal.claims(), "iat": int(issued), "exp": int(expires)}
 
 
 class TokenSigner:
@@ -117,7 +92,7 @@ class TokenSigner:
             raise invalid
         try:
             claims = json.loads(_unb64(parts[1]))
-            return _principal(claims), float(claims["exp"])
+            return Principal.from_claims(claims), float(claims["exp"])
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise invalid from None
 
