@@ -32,6 +32,7 @@ from berth.api.iam import query_app
 from berth.api.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from berth.api.oci.context import RegistryContext
 from berth.api.oci.routes import registry_app
+from berth.api.upload_port import UploadAddresses, UploadPort
 from berth.auth.credentials import ChainedCredentials, Credential, StaticCredentials
 from berth.auth.keys import DatabaseCredentials
 from berth.auth.middleware import RegistryAuthentication
@@ -214,6 +215,7 @@ class BerthApp:
         self._signer: TokenSigner | None = None
         self._jobs: JobScheduler | None = None
         self._download_port: DownloadPort | None = None
+        self._upload_port: UploadPort | None = None
         self.metrics = Metrics()
 
     @property
@@ -262,6 +264,8 @@ class BerthApp:
                 settings.blob_redirect,
                 settings.download_port,
                 settings.download_url,
+                settings.upload_port,
+                settings.upload_url,
             )
         )
         aws = self._aws_context()
@@ -362,7 +366,29 @@ class BerthApp:
         )
         self._download_port.start(sock)
 
+    async def serve_upload_port(self) -> None:
+        """Take upload bodies on ``upload_port`` too, on this worker's loop (``SO_REUSEPORT``)."""
+        settings = self.settings
+        if settings.upload_port is None or self._upload_port is not None:
+            return
+        key = await self.services.downloads.signing_key()
+        proxies = (settings.trusted_proxies or "").split(",")
+        addresses = UploadAddresses(
+            upload_port=settings.upload_port,
+            upload_url=settings.upload_url,
+            registry_port=settings.port,
+            registry_url=settings.public_url,
+            registry_scheme="https" if settings.tls else "http",
+            trusted_proxies=tuple(part.strip() for part in proxies if part.strip()),
+        )
+        port = UploadPort(self.services, key, addresses, telemetry=self.metrics)
+        await port.start(bind_download_port(settings.host, settings.upload_port, reuse_port=True))
+        self._upload_port = port
+
     async def shutdown(self) -> None:
+        if self._upload_port is not None:
+            await self._upload_port.stop()
+            self._upload_port = None
         if self._download_port is not None:
             await to_thread.run_sync(self._download_port.stop)
             self._download_port = None
@@ -391,6 +417,7 @@ class BerthApp:
                 try:
                     await self.startup()
                     await self.serve_download_port()
+                    await self.serve_upload_port()
                 except Exception as error:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})

@@ -53,6 +53,10 @@ class Settings:
     redirect there."""
     download_url: str | None = None
     """The download port as clients reach it (a proxy in front, TLS); else this host at it."""
+    upload_port: int | None = None
+    """Also take blob upload bodies on this port; uploads' Locations point there."""
+    upload_url: str | None = None
+    """The upload port as clients reach it (a proxy in front, TLS); else this host at it."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     trusted_proxies: str | None = None
@@ -108,6 +112,7 @@ _INT_FIELDS = {
     "port",
     "database_pool_size",
     "download_port",
+    "upload_port",
     "token_ttl_seconds",
     "upload_expiry_seconds",
     "gc_grace_seconds",
@@ -198,6 +203,7 @@ def _validated(settings: Settings) -> Settings:
             f"database_pool_size must be at least 1, not {settings.database_pool_size}"
         )
     _check_download_port(settings)
+    _check_upload_port(settings)
     _check_sign_in(settings)
     for name in sorted(_FLOAT_FIELDS):
         if getattr(settings, name) < 0:
@@ -240,6 +246,25 @@ def _check_download_port(settings: Settings) -> None:
         raise SettingsError(
             "download_port speaks plain HTTP; with TLS, put an HTTPS proxy in front of it and "
             "name it in download_url"
+        )
+
+
+def _check_upload_port(settings: Settings) -> None:
+    port, url = settings.upload_port, settings.upload_url
+    if port is None:
+        if url is not None:
+            raise SettingsError("upload_url names the upload port; set upload_port too")
+        return
+    if not 0 < port < 65536 or port in (settings.port, settings.download_port):
+        raise SettingsError(
+            f"upload_port must be 1-65535 and neither port nor download_port, not {port}"
+        )
+    if url is not None and (not url.startswith(("http://", "https://")) or url.endswith("/")):
+        raise SettingsError(f"upload_url must be http(s)://host[:port], not {url!r}")
+    if settings.tls and url is None:
+        raise SettingsError(
+            "upload_port speaks plain HTTP; with TLS, put an HTTPS proxy in front of it and "
+            "name it in upload_url"
         )
 
 

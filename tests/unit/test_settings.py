@@ -114,6 +114,49 @@ def test_download_port_and_url() -> None:
     assert behind.download_url == "https://downloads.example.com"
 
 
+def test_upload_port_and_url() -> None:
+    settings = load_settings(environ={"BERTH_UPLOAD_PORT": "5002"})
+    assert (settings.upload_port, settings.upload_url) == (5002, None)
+    assert load_settings(environ={}).upload_port is None
+    behind = load_settings(
+        environ={
+            "BERTH_UPLOAD_PORT": "5002",
+            "BERTH_TLS_CERT": "c.pem",
+            "BERTH_TLS_KEY": "k.pem",
+            "BERTH_UPLOAD_URL": "https://uploads.example.com",
+            "BERTH_STORAGE": "s3",
+            "BERTH_S3_BUCKET": "b",
+            "BERTH_S3_ENDPOINT": "http://127.0.0.1:9000",
+        }
+    )
+    assert behind.upload_url == "https://uploads.example.com"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"BERTH_UPLOAD_PORT": "5000"}, "neither port nor download_port"),
+        (
+            {"BERTH_UPLOAD_PORT": "5001", "BERTH_DOWNLOAD_PORT": "5001"},
+            "neither port nor download_port",
+        ),
+        ({"BERTH_UPLOAD_PORT": "70000"}, "upload_port must be 1-65535"),
+        ({"BERTH_UPLOAD_PORT": "later"}, "must be an integer"),
+        ({"BERTH_UPLOAD_URL": "http://u.example.com"}, "set upload_port too"),
+        ({"BERTH_UPLOAD_PORT": "5002", "BERTH_UPLOAD_URL": "u.example.com"}, "must be http"),
+        (
+            {"BERTH_UPLOAD_PORT": "5002", "BERTH_TLS_CERT": "c", "BERTH_TLS_KEY": "k"},
+            "upload_port speaks plain HTTP",
+        ),
+    ],
+)
+def test_bad_upload_port_settings_are_start_up_errors(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [

@@ -133,8 +133,20 @@ class Metrics:
             "Blob bytes the download port sent.",
             registry=registry,
         )
+        self.upload_port_responses = Counter(
+            "berth_upload_port_responses",
+            "Responses of the upload port, by status.",
+            ["status"],
+            registry=registry,
+        )
+        self.upload_port_bytes = Counter(
+            "berth_upload_port_received_bytes",
+            "Upload body bytes the upload port handed to the blob store.",
+            registry=registry,
+        )
         self._series: dict[tuple[str, str, int], _RequestSeries] = {}
         self._download_statuses: dict[int, Counter] = {}
+        self._upload_port_statuses: dict[int, Counter] = {}
 
     # -- Telemetry --------------------------------------------------------------------------------
 
@@ -164,6 +176,18 @@ class Metrics:
     def download_sent(self, size: int) -> None:
         if size:
             self.download_bytes.inc(size)
+
+    # -- UploadTelemetry (called on the worker's loop) -------------------------------------------
+
+    def upload_port_answered(self, status: int) -> None:
+        counter = self._upload_port_statuses.get(status)
+        if counter is None:
+            counter = self.upload_port_responses.labels(str(status))
+            self._upload_port_statuses[status] = counter
+        counter.inc()
+
+    def upload_port_received(self, size: int) -> None:
+        self.upload_port_bytes.inc(size)
 
     # -- requests and exposition ----------------------------------------------------------------
 

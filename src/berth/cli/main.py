@@ -101,6 +101,13 @@ def serve(
             help="Also send blobs from this port with sendfile; blob GETs redirect there.",
         ),
     ] = None,
+    upload_port: Annotated[
+        int | None,
+        typer.Option(
+            "--upload-port",
+            help="Also take blob upload bodies on this port; uploads' Locations point there.",
+        ),
+    ] = None,
     tls_cert: Annotated[
         Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this PEM certificate.")
     ] = None,
@@ -124,11 +131,14 @@ def serve(
         data_dir=data_dir,
         workers=workers,
         download_port=download_port,
+        upload_port=upload_port,
         tls_cert=tls_cert,
         tls_key=tls_key,
     )
     if settings.download_port is not None:
-        _check_port_free(settings.host, settings.download_port)
+        _check_port_free(settings.host, settings.download_port, "downloads")
+    if settings.upload_port is not None:
+        _check_port_free(settings.host, settings.upload_port, "uploads")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = _with_tls(settings, dev_tls)
     settings = resolve_account(settings)
@@ -154,6 +164,10 @@ def serve(
         environment["BERTH_DOWNLOAD_PORT"] = str(settings.download_port)
     if settings.download_url is not None:
         environment["BERTH_DOWNLOAD_URL"] = settings.download_url
+    if settings.upload_port is not None:
+        environment["BERTH_UPLOAD_PORT"] = str(settings.upload_port)
+    if settings.upload_url is not None:
+        environment["BERTH_UPLOAD_URL"] = settings.upload_url
     if settings.tls_cert is not None and settings.tls_key is not None:
         environment["BERTH_TLS_CERT"] = str(settings.tls_cert.resolve())
         environment["BERTH_TLS_KEY"] = str(settings.tls_key.resolve())
@@ -169,6 +183,9 @@ def serve(
     if settings.download_port is not None:
         where = settings.download_url or f"http://{_authority(settings, settings.download_port)}"
         console.print(f"Blob downloads sent from {where}")
+    if settings.upload_port is not None:
+        where = settings.upload_url or f"http://{_authority(settings, settings.upload_port)}"
+        console.print(f"Blob uploads taken at {where}")
     _run_server(settings)
 
 
@@ -178,14 +195,14 @@ def _authority(settings: Settings, port: int | None = None) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _check_port_free(host: str, port: int) -> None:
-    """Fail now, clearly, if the download port is taken: workers bind it only as they start."""
+def _check_port_free(host: str, port: int, purpose: str) -> None:
+    """Fail now, clearly, if a side port is taken: workers bind it only as they start."""
     from berth.api.download_port import bind_download_port  # noqa: PLC0415 (see above)
 
     try:
         bind_download_port(host, port).close()
     except OSError as error:
-        console.print(f"[red]error:[/red] cannot listen on {host}:{port} for downloads: {error}")
+        console.print(f"[red]error:[/red] cannot listen on {host}:{port} for {purpose}: {error}")
         raise typer.Exit(2) from None
 
 
@@ -198,6 +215,12 @@ def _with_tls(settings: Settings, dev_tls: bool) -> Settings:
         console.print(
             "[red]error:[/red] the download port speaks plain HTTP; with --dev-tls, set "
             "download_url to an HTTPS proxy in front of it"
+        )
+        raise typer.Exit(2)
+    if dev_tls and settings.upload_port is not None and settings.upload_url is None:
+        console.print(
+            "[red]error:[/red] the upload port speaks plain HTTP; with --dev-tls, set "
+            "upload_url to an HTTPS proxy in front of it"
         )
         raise typer.Exit(2)
     if dev_tls:

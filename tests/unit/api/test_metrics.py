@@ -64,3 +64,15 @@ def test_the_download_port_is_counted_by_status_and_bytes() -> None:
     assert 'berth_download_port_responses_total{status="206"} 1.0' in text
     assert 'berth_download_port_responses_total{status="404"} 1.0' in text
     assert "berth_download_port_sent_bytes_total 1010.0" in text
+
+
+def test_the_upload_port_is_counted_by_status_and_bytes() -> None:
+    metrics = Metrics()
+    for status in (202, 202, 201, 403):
+        metrics.upload_port_answered(status)
+    metrics.upload_port_received(1 << 20)
+    metrics.upload_port_received(5)
+    text = metrics.exposition(None).decode()
+    assert 'berth_upload_port_responses_total{status="202"} 2.0' in text
+    assert 'berth_upload_port_responses_total{status="403"} 1.0' in text
+    assert "berth_upload_port_received_bytes_total 1.048581e+06" in text

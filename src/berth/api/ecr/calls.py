@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from berth.api.aws import AwsContext
-from berth.api.download_urls import download_base
+from berth.api.download_urls import port_base
 from berth.errors import InvalidParameterError, InvalidTagParameterError, NameUnknownError
 from berth.meta.base import Repository
 from berth.services import Services
@@ -63,7 +63,7 @@ class Call:
         """The download port as this client reaches it (``berth.api.download_urls``), if on;
         worked out only for the operation that asks."""
         context = self.context
-        return download_base(self.host, self.server, context.download_port, context.download_url)
+        return port_base(self.host, self.server, context.download_port, context.download_url)
 
     @property
     def services(self) -> Services:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from berth.api.download_urls import download_base as download_base_for
+from berth.api.download_urls import port_base
 from berth.auth.middleware import principal_from_scope
 from berth.errors import PaginationInvalidError
 from berth.services import Services
@@ -24,6 +24,7 @@ __all__ = [
     "page_of",
     "realm_of",
     "repository_of",
+    "upload_base",
 ]
 
 MAX_PAGE = 1000
@@ -38,6 +39,10 @@ class RegistryContext:
     """Where ``berth serve`` sends whole blobs itself (``berth.api.download_port``)."""
     download_url: str | None = None
     """The download port's address as clients reach it, when not this host at that port."""
+    upload_port: int | None = None
+    """Where ``berth serve`` takes upload bodies itself (``berth.api.upload_port``)."""
+    upload_url: str | None = None
+    """The upload port's address as clients reach it, when not this host at that port."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +54,16 @@ class Page:
 def download_base(request: Request, context: RegistryContext) -> str | None:
     """Where this client reaches the download port, or None when it is off."""
     server = request.scope.get("server")
-    return download_base_for(
+    return port_base(
         request.headers.get("host", ""), server, context.download_port, context.download_url
+    )
+
+
+def upload_base(request: Request, context: RegistryContext) -> str | None:
+    """Where this client reaches the upload port, or None when it is off."""
+    server = request.scope.get("server")
+    return port_base(
+        request.headers.get("host", ""), server, context.upload_port, context.upload_url
     )
 
 

@@ -1,5 +1,9 @@
 """Upload handlers: start_upload (session, monolithic, mount), patch_upload, complete_upload,
-get_upload, cancel_upload."""
+get_upload, cancel_upload.
+
+With the upload port on (``berth.api.upload_port``), an upload's ``Location`` is a signed URL on
+that port, and the client sends its PATCHes and the closing PUT there.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,50 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from berth.api.oci.context import RegistryContext, authorize, context_of, repository_of
+from berth.api.download_urls import UPLOAD_PATH
+from berth.api.oci.context import (
+    RegistryContext,
+    authorize,
+    context_of,
+    repository_of,
+    upload_base,
+)
 from berth.errors import BerthError, BlobUploadInvalidError, DigestInvalidError
 from berth.meta.base import Blob, Repository, Upload
 from berth.types import Digest, Principal, RepositoryName
 
-__all__ = ["cancel_upload", "complete_upload", "get_upload", "patch_upload", "start_upload"]
+__all__ = [
+    "cancel_upload",
+    "complete_upload",
+    "get_upload",
+    "has_body",
+    "parse_content_range",
+    "patch_upload",
+    "start_upload",
+    "upload_headers",
+]
 
 # Fix: bounded ASCII digits; a 5000-digit bound made int() raise (a 500), now it is malformed.
 _CONTENT_RANGE_RE = re.compile(r"^(?:bytes[= ])?([0-9]{1,18})-([0-9]{1,18})(?:/([0-9]{1,18}|\*))?$")
 
 
+def has_body(content_length: str | None, transfer_encoding: str | None) -> bool:
+    if content_length is not None:
+        return content_length.strip() not in ("", "0")
+    return "chunked" in (transfer_encoding or "").lower()
+
+
 def _has_body(request: Request) -> bool:
-    length = request.headers.get("content-length")
-    if length is not None:
-        return length.strip() not in ("", "0")
-    return "chunked" in request.headers.get("transfer-encoding", "").lower()
+    headers = request.headers
+    return has_body(headers.get("content-length"), headers.get("transfer-encoding"))
 
 
 def _content_range(request: Request) -> tuple[int, int] | None:
+    return parse_content_range(request.headers.get("content-range"))
+
+
+def parse_content_range(header: str | None) -> tuple[int, int] | None:
     """``(start, length)`` from ``Content-Range: <start>-<end>``; None when absent."""
-    header = request.headers.get("content-range")
     if header is None:
         return None
     match = _CONTENT_RANGE_RE.match(header.strip())
@@ -40,13 +67,24 @@ def _content_range(request: Request) -> tuple[int, int] | None:
     return start, end - start + 1
 
 
-def _upload_headers(name: str, upload: Upload) -> dict[str, str]:
+def upload_headers(location: str, upload: Upload) -> dict[str, str]:
     return {
-        "Location": f"/v2/{name}/blobs/uploads/{upload.id}",
+        "Location": location,
         "Docker-Upload-UUID": upload.id,
         "Range": f"0-{max(upload.size - 1, 0)}",
         "Content-Length": "0",
     }
+
+
+async def _upload_headers(
+    request: Request, context: RegistryContext, principal: Principal, name: str, upload: Upload
+) -> dict[str, str]:
+    """The upload's headers; its Location on the upload port when that is on."""
+    base = upload_base(request, context)
+    if base is None:
+        return upload_headers(f"/v2/{name}/blobs/uploads/{upload.id}", upload)
+    token = await context.services.downloads.sign_upload(name, upload.id, principal)
+    return upload_headers(f"{base}{UPLOAD_PATH}{token}", upload)
 
 
 def _created(name: str, blob: Blob) -> Response:
@@ -101,7 +139,9 @@ async def start_upload(request: Request) -> Response:
         blob = await services.uploads.upload_whole(repository, digest, request.stream())
         return _created(name, blob)
     upload = await services.uploads.start(repository)
-    return Response(status_code=202, headers=_upload_headers(name, upload))
+    return Response(
+        status_code=202, headers=await _upload_headers(request, context, principal, name, upload)
+    )
 
 
 async def patch_upload(request: Request) -> Response:
@@ -114,7 +154,9 @@ async def patch_upload(request: Request) -> Response:
     start, length = content_range if content_range is not None else (None, None)
     upload_id = request.path_params["upload_id"]
     upload = await services.uploads.append(repository, upload_id, request.stream(), start, length)
-    return Response(status_code=202, headers=_upload_headers(name, upload))
+    return Response(
+        status_code=202, headers=await _upload_headers(request, context, principal, name, upload)
+    )
 
 
 async def complete_upload(request: Request) -> Response:
@@ -143,7 +185,9 @@ async def get_upload(request: Request) -> Response:
     await authorize(request, principal, "ecr:UploadLayerPart", name)
     repository = await services.repositories.get(name)
     upload = await services.uploads.get(repository, request.path_params["upload_id"])
-    return Response(status_code=204, headers=_upload_headers(name, upload))
+    return Response(
+        status_code=204, headers=await _upload_headers(request, context, principal, name, upload)
+    )
 
 
 async def cancel_upload(request: Request) -> Response:

@@ -1,0 +1,641 @@
+"""The upload port: blob upload bodies read on the worker's own loop, beside the ASGI server.
+
+granian hands a request body to Python one network read at a time, each through its runtime
+thread, the GIL and the event loop's self-pipe: skopeo's 200 MiB image arrives in about 7,500
+pieces and costs 40,000 context switches, which held ``skopeo copy`` in to 0.92-0.97x of
+distribution (docs/performance.md). With ``upload_port`` set, ``berth serve`` also listens there,
+and an upload's ``Location`` is a signed URL on this port; the client sends its PATCHes, the
+closing PUT (and any GET or DELETE of the upload) there, as ECR's clients send layer parts to
+wherever ``InitiateLayerUpload`` pointed them.
+
+The URL names the repository, the upload and the caller (``services.downloads.UploadGrant``);
+it does not authorize. Each request is decided by IAM exactly as on the registry port
+(``ecr:UploadLayerPart``, ``ecr:CompleteLayerUpload``), and the bytes go to the same
+``UploadService``, digest-verified, so nothing differs but the socket they arrive on.
+
+This server runs on the worker's own event loop (the services live there), as an
+``asyncio.Protocol`` with h11 for the framing. Body bytes are gathered into pieces of
+``_PIECE`` before they wake the handler, and reading stops while ``_HIGH_WATER`` bytes wait, so
+a fast client costs a few hundred wake-ups per 200 MiB and a slow disk holds the client back.
+Each server worker binds the port with ``SO_REUSEPORT``; an upload may go on on another worker,
+as it may behind a load balancer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import re
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Protocol
+from urllib.parse import parse_qsl
+
+import h11
+
+from berth.api.download_urls import UPLOAD_PATH, port_base
+from berth.api.oci.uploads import has_body, parse_content_range, upload_headers
+from berth.errors import (
+    BerthError,
+    DigestInvalidError,
+    RangeInvalidError,
+    ServerError,
+    SizeInvalidError,
+    UnauthorizedError,
+    UnsupportedError,
+)
+from berth.meta.base import Upload
+from berth.services import Services
+from berth.services.access import Origin
+from berth.services.downloads import UploadGrant, verify_upload_token
+from berth.types import Digest, RepositoryName
+
+__all__ = ["UploadAddresses", "UploadPort", "UploadTelemetry"]
+
+log = logging.getLogger("berth.api.upload_port")
+
+_TARGET = re.compile(re.escape(UPLOAD_PATH.encode()) + rb"([A-Za-z0-9_.=-]{1,8192})(?:\?(.*))?$")
+_MAX_HEAD_BYTES = 16 * 1024
+"""Request line and headers together; more is a 431."""
+_PIECE = 1024 * 1024
+"""Body bytes gathered before the handler wakes to take them."""
+_HIGH_WATER = 4 * _PIECE
+"""Body bytes waiting for the handler past which the port stops reading from the client."""
+_LINGER = 5.0
+"""Seconds an answered connection still drops what its client sends before it is closed, so the
+client reads the answer instead of a reset (nginx's ``lingering_close``)."""
+_STATUSES = frozenset(HTTPStatus)
+_ALLOWED = b"PATCH, PUT, GET, DELETE"
+
+
+class UploadTelemetry(Protocol):
+    """What the upload port tells the metrics (``berth.api.metrics.Metrics``)."""
+
+    def upload_port_answered(self, status: int) -> None:
+        """A response was written."""
+
+    def upload_port_received(self, size: int) -> None:
+        """``size`` body bytes were handed to the upload service."""
+
+
+class _NoTelemetry:
+    def upload_port_answered(self, status: int) -> None:
+        return None
+
+    def upload_port_received(self, size: int) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadAddresses:
+    """Where clients reach this port and the registry port, for the URLs the answers carry."""
+
+    upload_port: int
+    upload_url: str | None
+    registry_port: int
+    registry_url: str | None
+    """``public_url``, when set."""
+    registry_scheme: str = "http"
+    trusted_proxies: tuple[str, ...] = ()
+    """Peers whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` describe the real client."""
+
+
+class _DisconnectedError(Exception):
+    """The client went away, or went quiet, before its request body ended."""
+
+
+class UploadPort:
+    """Serves ``PATCH``/``PUT``/``GET``/``DELETE /v2/_uploads/<token>`` into ``services.uploads``."""
+
+    def __init__(
+        self,
+        services: Services,
+        key: bytes,
+        addresses: UploadAddresses,
+        *,
+        clock: Callable[[], float] | None = None,
+        header_timeout: float = 10.0,
+        idle_timeout: float = 60.0,
+        body_timeout: float = 60.0,
+        max_connections: int = 1024,
+        telemetry: UploadTelemetry | None = None,
+    ) -> None:
+        """``body_timeout``: a client that sends nothing of its body for this long is dropped."""
+        self.services = services
+        self.key = key
+        self.addresses = addresses
+        self.clock = clock or (lambda: services.downloads.clock().timestamp())
+        self.header_timeout = header_timeout
+        self.idle_timeout = idle_timeout
+        self.body_timeout = body_timeout
+        self.max_connections = max_connections
+        self.telemetry = telemetry or _NoTelemetry()
+        self._connections: set[_Connection] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self, sock: socket.socket) -> None:
+        """Serve the listening socket ``sock`` on the running loop until ``stop()``."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), sock=sock)
+
+    async def stop(self) -> None:
+        """Stop accepting; requests still running are cut (their uploads stay where they were)."""
+        if self._server is not None:
+            self._server.close()
+        connections = list(self._connections)
+        for connection in connections:
+            connection.abort()
+        await asyncio.gather(*(c.finished() for c in connections), return_exceptions=True)
+        self._server = None
+
+    def admit(self, connection: _Connection) -> bool:
+        if len(self._connections) >= self.max_connections:
+            return False
+        self._connections.add(connection)
+        return True
+
+    def release(self, connection: _Connection) -> None:
+        self._connections.discard(connection)
+
+    def origin(self, peer: str, request: h11.Request) -> Origin:
+        """Where the request came from, for ``aws:SourceIp`` and ``aws:SecureTransport``."""
+        secure = (self.addresses.upload_url or "").startswith("https://")
+        if _trusted(peer, self.addresses.trusted_proxies):
+            forwarded = _header(request, b"x-forwarded-for")
+            if forwarded:
+                peer = forwarded.split(",")[-1].strip()
+            proto = _header(request, b"x-forwarded-proto")
+            if proto:
+                secure = proto.strip().lower() == "https"
+        request_id = _header(request, b"x-request-id") or ""
+        return Origin(source_ip=peer, request_id=request_id[:200], secure_transport=secure)
+
+    async def answer(self, request: h11.Request, body: _Body, origin: Origin) -> _Answer:
+        """The answer to one request; its body is read through ``body`` as the work needs it."""
+        host = _header(request, b"host") or ""
+        try:
+            match = _TARGET.match(request.target)
+            if match is None:
+                target = request.target[:200].decode("latin-1")
+                raise _NotFoundError(f"{target} is not an upload URL")
+            grant = verify_upload_token(self.key, match.group(1).decode(), self.clock())
+            query = dict(parse_qsl((match.group(2) or b"").decode("latin-1")))
+            return await self._dispatch(
+                request, body, origin=origin, host=host, grant=grant, query=query
+            )
+        except BerthError as error:
+            return self._error(error, host)
+        except _DisconnectedError:
+            raise
+        except Exception:
+            log.exception("upload port: %s failed", request.method.decode("latin-1"))
+            return self._error(ServerError("internal error; the server log has details"), host)
+
+    async def _dispatch(
+        self,
+        request: h11.Request,
+        body: _Body,
+        *,
+        origin: Origin,
+        host: str,
+        grant: UploadGrant,
+        query: dict[str, str],
+    ) -> _Answer:
+        services = self.services
+        method = request.method
+        action = {
+            b"PATCH": "ecr:UploadLayerPart",
+            b"PUT": "ecr:CompleteLayerUpload",
+            b"GET": "ecr:UploadLayerPart",
+            b"DELETE": "ecr:UploadLayerPart",
+        }.get(method)
+        if action is None:
+            raise _NotAllowedError(f"{method.decode('latin-1')} is not supported on an upload URL")
+        name = RepositoryName(grant.repository)
+        access = services.access
+        await access.authorize(grant.principal, action, access.repository_arn(name), origin=origin)
+        repository = await services.repositories.get(name)
+        upload_id = grant.upload_id
+        content_range = parse_content_range(_header(request, b"content-range"))
+        start, length = content_range if content_range is not None else (None, None)
+        if method == b"PATCH":
+            upload = await services.uploads.append(
+                repository, upload_id, body.read(), start, length
+            )
+            return await self._upload_answer(202, host, grant, upload)
+        if method == b"PUT":
+            await services.uploads.get(repository, upload_id)
+            digest_param = query.get("digest")
+            if not digest_param:
+                raise DigestInvalidError(
+                    "the digest query parameter is required to complete an upload"
+                )
+            digest = Digest.parse(digest_param)
+            sent = has_body(
+                _header(request, b"content-length"), _header(request, b"transfer-encoding")
+            )
+            chunks = body.read() if sent else None
+            blob = await services.uploads.complete(repository, upload_id, digest, chunks, start)
+            registry = self._registry_base(host)
+            headers = [
+                (b"location", f"{registry}/v2/{name}/blobs/{blob.digest}".encode()),
+                (b"docker-content-digest", blob.digest.encode()),
+            ]
+            return _Answer(201, headers)
+        if method == b"GET":
+            upload = await services.uploads.get(repository, upload_id)
+            return await self._upload_answer(204, host, grant, upload)
+        await services.uploads.cancel(repository, upload_id)
+        return _Answer(204, [])
+
+    async def _upload_answer(
+        self, status: int, host: str, grant: UploadGrant, upload: Upload
+    ) -> _Answer:
+        location = await self._location(host, grant)
+        headers = upload_headers(location, upload)
+        del headers["Content-Length"]
+        return _Answer(status, [(k.lower().encode(), v.encode()) for k, v in headers.items()])
+
+    async def _location(self, host: str, grant: UploadGrant) -> str:
+        """A fresh signed URL for the same upload and caller, on this port."""
+        downloads = self.services.downloads
+        token = await downloads.sign_upload(grant.repository, grant.upload_id, grant.principal)
+        addresses = self.addresses
+        base = port_base(host, None, addresses.upload_port, addresses.upload_url)
+        return f"{base}{UPLOAD_PATH}{token}"
+
+    def _registry_base(self, host: str) -> str:
+        addresses = self.addresses
+        url = addresses.registry_url.rstrip("/") if addresses.registry_url else None
+        base = port_base(host, None, addresses.registry_port, url, addresses.registry_scheme)
+        return base or ""
+
+    def _error(self, error: BerthError, host: str) -> _Answer:
+        status = 401 if isinstance(error, UnauthorizedError) else error.status
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"docker-distribution-api-version", b"registry/2.0"),
+        ]
+        if status == 401:
+            realm = self._registry_base(host)
+            challenge = f'Basic realm="{realm}/v2/",service="ecr.amazonaws.com"'
+            headers.append((b"www-authenticate", challenge.encode()))
+        if isinstance(error, RangeInvalidError) and isinstance(error.detail, dict):
+            size = int(error.detail.get("size") or 0)
+            headers.append((b"range", f"0-{max(size - 1, 0)}".encode()))
+        if isinstance(error, _NotAllowedError):
+            headers.append((b"allow", _ALLOWED))
+        return _Answer(status, headers, json.dumps(error.oci_body()).encode())
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+
+
+class _Body:
+    """One request's body as it arrives, read by the handler in pieces of about ``_PIECE``."""
+
+    def __init__(self, connection: _Connection) -> None:
+        self.connection = connection
+        self.pieces: list[bytes | bytearray | memoryview] = []
+        self.size = 0
+        self.ended = False
+        self.failure: BaseException | None = None
+        self.started = False
+        self._wake = asyncio.Event()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        self.pieces.append(data)
+        self.size += len(data)
+        if self.size >= _PIECE:
+            self._wake.set()
+            if self.size >= _HIGH_WATER:
+                self.connection.pause()
+
+    def end(self) -> None:
+        self.ended = True
+        self._wake.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.failure = error
+        self._wake.set()
+
+    async def read(self) -> AsyncIterator[bytes]:
+        """The body's bytes, a piece at a time; ``_DisconnectedError`` if it is cut short."""
+        self.started = True
+        self.connection.continue_body()
+        while True:
+            if self.failure is not None:
+                raise self.failure
+            if self.size and (self.ended or self.size >= _PIECE):
+                pieces, size, self.pieces, self.size = self.pieces, self.size, [], 0
+                self.connection.resume()
+                self.connection.port.telemetry.upload_port_received(size)
+                yield b"".join(pieces)
+                continue
+            if self.ended:
+                return
+            self._wake.clear()
+            await self._wake.wait()
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: h11 framing, one request at a time, kept alive while it may be."""
+
+    def __init__(self, port: UploadPort) -> None:
+        self.port = port
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self.body: _Body | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.paused = False
+        self.lingering = False
+        self.linger_until = 0.0
+        self.closed = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.last_heard = loop.time()
+        self.head_started: float | None = None
+        self.watchdog: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if not self.port.admit(self):
+            transport.abort()
+            return
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_heard = self.loop.time()
+        if self.lingering:
+            return
+        if self.head_started is None and self.task is None:
+            self.head_started = self.last_heard
+        self.h11.receive_data(data)
+        self._pump()
+
+    def eof_received(self) -> bool | None:
+        if self.lingering:
+            self._close()
+            return None
+        self.h11.receive_data(b"")
+        self._pump()
+        return True  # keep the write side open: an answer may still be on its way
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.port.release(self)
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
+        if self.body is not None and not self.body.ended:
+            self.body.fail(_DisconnectedError())
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # -- for the port and the body --------------------------------------------------------------
+
+    def abort(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def finished(self) -> None:
+        await self.closed
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.transport.is_closing():
+            self.paused = False
+            self.last_heard = self.loop.time()
+            self.transport.resume_reading()
+
+    def continue_body(self) -> None:
+        """Send ``100 Continue`` if the client waits for it before its body."""
+        if self.h11.they_are_waiting_for_100_continue and self.transport is not None:
+            self._write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+
+    # -- the request cycle ----------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        while self.transport is not None and not self.transport.is_closing():
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as error:
+                self._malformed(error)
+                return
+            if event is h11.NEED_DATA:
+                return
+            if event is h11.PAUSED:  # the next request waits for this one's answer
+                self.pause()
+                return
+            if isinstance(event, h11.Request):
+                if _head_size(event) > _MAX_HEAD_BYTES:
+                    self._malformed(
+                        h11.RemoteProtocolError("request line and headers too long", 431)
+                    )
+                    return
+                self.head_started = None
+                self.body = _Body(self)
+                origin = self.port.origin(self.peer, event)
+                self.task = self.loop.create_task(self._serve(event, self.body, origin))
+            elif isinstance(event, h11.Data):
+                if self.body is not None:
+                    self.body.feed(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                if self.body is not None:
+                    self.body.end()
+            else:  # ConnectionClosed
+                self._close()
+                return
+
+    async def _serve(self, request: h11.Request, body: _Body, origin: Origin) -> None:
+        try:
+            answer = await self.port.answer(request, body, origin)
+        except _DisconnectedError:
+            self._close()
+            return
+        if self.transport is None or self.transport.is_closing():
+            return
+        self._respond(request, answer)
+
+    def _respond(self, request: h11.Request, answer: _Answer) -> None:
+        unread = self.h11.their_state is not h11.DONE
+        headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
+        if unread:
+            headers.append((b"connection", b"close"))
+        try:
+            data = self.h11.send(_response(answer.status, headers))
+            if answer.body and request.method != b"HEAD":
+                data += self.h11.send(h11.Data(data=answer.body))
+            data += self.h11.send(h11.EndOfMessage())
+        except h11.LocalProtocolError:
+            self._close()
+            return
+        self._write(data)
+        self.port.telemetry.upload_port_answered(answer.status)
+        self.task = None
+        self.body = None
+        if unread:
+            self._linger()
+            return
+        if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is not h11.DONE:
+            self._close()
+            return
+        try:
+            self.h11.start_next_cycle()
+        except h11.LocalProtocolError:
+            self._close()
+            return
+        self.last_heard = self.loop.time()
+        self.resume()
+        self._pump()
+
+    def _malformed(self, error: h11.RemoteProtocolError) -> None:
+        if self.task is not None or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            self._close()  # mid-body: the handler reads the failure and ends
+            if self.body is not None:
+                self.body.fail(_DisconnectedError())
+            return
+        status = error.error_status_hint
+        message = f"malformed HTTP request: {error}"[:300]
+        bad = SizeInvalidError(message) if status == 431 else UnsupportedError(message)
+        body = json.dumps(bad.oci_body()).encode()
+        head = (
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self._write(head.encode() + body)
+        self.port.telemetry.upload_port_answered(status)
+        self._linger()
+
+    def _write(self, data: bytes | None) -> None:
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _linger(self) -> None:
+        """Half-close after the answer and drop what still comes, for ``_LINGER`` seconds."""
+        self.lingering = True
+        self.linger_until = self.loop.time() + _LINGER
+        if self.transport is None:
+            return
+        self.resume()
+        if self.transport.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                self.transport.write_eof()
+        self._arm()
+
+    def _close(self) -> None:
+        if self.body is not None and not self.body.ended:
+            self.body.fail(_DisconnectedError())
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- timeouts -------------------------------------------------------------------------------
+
+    def _limit(self) -> float | None:
+        """Seconds of silence allowed now, or None while the wait is the server's."""
+        port = self.port
+        if self.task is not None:
+            body = self.body
+            if body is None or body.ended or self.paused:
+                return None
+            return port.body_timeout
+        if self.head_started is not None:
+            return port.header_timeout
+        return port.idle_timeout
+
+    def _arm(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        if self.closed.done():
+            return
+        port = self.port
+        tick = min(1.0, min(port.header_timeout, port.idle_timeout, port.body_timeout) / 4)
+        self.watchdog = self.loop.call_later(tick, self._check)
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        if self.lingering:
+            if now >= self.linger_until and self.transport is not None:
+                self.transport.close()
+                return
+            self._arm()
+            return
+        limit = self._limit()
+        since = self.head_started if (self.task is None and self.head_started) else self.last_heard
+        if limit is not None and now - since >= limit:
+            if self.body is not None and self.task is not None:
+                self.body.fail(_DisconnectedError())
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        self._arm()
+
+
+def _trusted(peer: str, proxies: tuple[str, ...]) -> bool:
+    if not proxies or not peer:
+        return False
+    if "*" in proxies:
+        return True
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    for proxy in proxies:
+        try:
+            if address in ipaddress.ip_network(proxy, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+class _NotAllowedError(UnsupportedError):
+    status = 405
+
+
+class _NotFoundError(UnsupportedError):
+    status = 404
+
+
+def _response(status: int, headers: list[tuple[bytes, bytes]]) -> h11.Response:
+    reason = HTTPStatus(status).phrase.encode() if status in _STATUSES else b""
+    return h11.Response(status_code=status, headers=headers, reason=reason)
+
+
+def _head_size(request: h11.Request) -> int:
+    """About the bytes of the request line and headers (h11 bounds only a head in pieces)."""
+    return len(request.target) + sum(len(k) + len(v) + 4 for k, v in request.headers)
+
+
+def _header(request: h11.Request, name: bytes) -> str | None:
+    for key, value in request.headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
