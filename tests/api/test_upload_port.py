@@ -368,6 +368,49 @@ async def test_keep_alive_pipelining_and_expect_continue(running: Running) -> No
     writer.close()
 
 
+async def test_a_chunked_body_and_the_request_after_it_in_one_write(running: Running) -> None:
+    url = await running.begin()
+    path = url.removeprefix(running.base)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.number)
+    chunked = (
+        f"PATCH {path} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"
+    )
+    status = f"GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    writer.write((chunked + status).encode())
+    await writer.drain()
+    first = await read_response(reader)
+    assert first.startswith(b"HTTP/1.1 202"), first
+    assert b"range: 0-6\r\n" in first
+    second = await read_response(reader)
+    assert second.startswith(b"HTTP/1.1 204")
+    assert b"connection: close\r\n" in second
+    async with asyncio.timeout(3):
+        assert await reader.read() == b""
+    writer.close()
+
+
+async def test_a_body_split_over_many_writes_and_a_short_one(running: Running) -> None:
+    url = await running.begin()
+    path = url.removeprefix(running.base)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.number)
+    data = os.urandom(3 * MIB + 17)
+    writer.write(f"PATCH {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {len(data)}\r\n".encode())
+    await writer.drain()
+    writer.write(b"\r\n" + data[:5])
+    for start in range(5, len(data), 999_983):
+        writer.write(data[start : start + 999_983])
+        await writer.drain()
+    answer = await read_response(reader)
+    assert answer.startswith(b"HTTP/1.1 202")
+    assert f"range: 0-{len(data) - 1}\r\n".encode() in answer
+    writer.write(f"PUT {path}?digest={sha256(data)} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    await writer.drain()
+    assert (await read_response(reader)).startswith(b"HTTP/1.1 201")
+    writer.close()
+    assert await running.blob(sha256(data)) == data
+
+
 async def test_malformed_and_oversized_requests_get_an_error_and_a_close(running: Running) -> None:
     for request, status in [
         (b"NONSENSE\r\n\r\n", b"400"),
@@ -496,3 +539,16 @@ def test_a_trusted_proxy_names_the_client_and_its_scheme(running: Running) -> No
     stranger = behind.origin("198.51.100.7", request)
     assert (stranger.source_ip, stranger.secure_transport) == ("198.51.100.7", False)
     assert running.port.origin("10.9.9.9", request).source_ip == "10.9.9.9"
+
+
+def test_everyone_is_trusted_only_when_asked(running: Running) -> None:
+    request = h11.Request(
+        method="GET", target="/", headers=[("Host", "h"), ("X-Forwarded-For", "203.0.113.9")]
+    )
+    for proxies, seen in [(("*",), "203.0.113.9"), (("not-an-address",), "10.9.9.9")]:
+        port = UploadPort(
+            running.app.services,
+            running.port.key,
+            UploadAddresses(1, None, 2, None, trusted_proxies=proxies),
+        )
+        assert port.origin("10.9.9.9", request).source_ip == seen

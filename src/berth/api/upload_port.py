@@ -70,6 +70,13 @@ _LINGER = 5.0
 """Seconds an answered connection still drops what its client sends before it is closed, so the
 client reads the answer instead of a reset (nginx's ``lingering_close``)."""
 _STATUSES = frozenset(HTTPStatus)
+_ACTIONS = {
+    b"PATCH": "ecr:UploadLayerPart",
+    b"PUT": "ecr:CompleteLayerUpload",
+    b"GET": "ecr:UploadLayerPart",
+    b"DELETE": "ecr:UploadLayerPart",
+}
+"""What IAM is asked for each method, as the registry port's upload routes ask it."""
 _ALLOWED = b"PATCH, PUT, GET, DELETE"
 
 
@@ -135,6 +142,7 @@ class UploadPort:
         self.body_timeout = body_timeout
         self.max_connections = max_connections
         self.telemetry = telemetry or _NoTelemetry()
+        self._proxies = _networks(addresses.trusted_proxies)
         self._connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
 
@@ -165,7 +173,7 @@ class UploadPort:
     def origin(self, peer: str, request: h11.Request) -> Origin:
         """Where the request came from, for ``aws:SourceIp`` and ``aws:SecureTransport``."""
         secure = (self.addresses.upload_url or "").startswith("https://")
-        if _trusted(peer, self.addresses.trusted_proxies):
+        if self._proxies is not None and _trusted(peer, self._proxies):
             forwarded = _header(request, b"x-forwarded-for")
             if forwarded:
                 peer = forwarded.split(",")[-1].strip()
@@ -208,12 +216,7 @@ class UploadPort:
     ) -> _Answer:
         services = self.services
         method = request.method
-        action = {
-            b"PATCH": "ecr:UploadLayerPart",
-            b"PUT": "ecr:CompleteLayerUpload",
-            b"GET": "ecr:UploadLayerPart",
-            b"DELETE": "ecr:UploadLayerPart",
-        }.get(method)
+        action = _ACTIONS.get(method)
         if action is None:
             raise _NotAllowedError(f"{method.decode('latin-1')} is not supported on an upload URL")
         name = RepositoryName(grant.repository)
@@ -301,20 +304,26 @@ class _Answer:
 
 
 class _Body:
-    """One request's body as it arrives, read by the handler in pieces of about ``_PIECE``."""
+    """One request's body as it arrives, read by the handler about ``_PIECE`` at a time.
 
-    def __init__(self, connection: _Connection) -> None:
+    The pieces are the very ``bytes`` the socket gave (a Content-Length body never passes
+    through h11), handed on uncopied: the blob store gathers and writes them with ``writev``.
+    """
+
+    def __init__(self, connection: _Connection, expects_continue: bool) -> None:
         self.connection = connection
-        self.pieces: list[bytes | bytearray | memoryview] = []
+        self.expects_continue = expects_continue
+        self.pieces: list[bytes] = []
         self.size = 0
+        self.received = 0
         self.ended = False
         self.failure: BaseException | None = None
-        self.started = False
         self._wake = asyncio.Event()
 
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
+    def feed(self, data: bytes) -> None:
         self.pieces.append(data)
         self.size += len(data)
+        self.received += len(data)
         if self.size >= _PIECE:
             self._wake.set()
             if self.size >= _HIGH_WATER:
@@ -329,9 +338,9 @@ class _Body:
         self._wake.set()
 
     async def read(self) -> AsyncIterator[bytes]:
-        """The body's bytes, a piece at a time; ``_DisconnectedError`` if it is cut short."""
-        self.started = True
-        self.connection.continue_body()
+        """The body's bytes; ``_DisconnectedError`` if it is cut short."""
+        if self.expects_continue and not self.received and not self.ended:
+            self.connection.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         while True:
             if self.failure is not None:
                 raise self.failure
@@ -339,7 +348,8 @@ class _Body:
                 pieces, size, self.pieces, self.size = self.pieces, self.size, [], 0
                 self.connection.resume()
                 self.connection.port.telemetry.upload_port_received(size)
-                yield b"".join(pieces)
+                for piece in pieces:  # no await between: the loop is not entered per piece
+                    yield piece
                 continue
             if self.ended:
                 return
@@ -348,21 +358,30 @@ class _Body:
 
 
 class _Connection(asyncio.Protocol):
-    """One client connection: h11 framing, one request at a time, kept alive while it may be."""
+    """One client connection, one request at a time, kept alive while it may be.
+
+    h11 parses each request's head (a new ``h11.Connection`` per request) and a chunked body;
+    a Content-Length body is counted off the socket's reads here, and answers are written here.
+    """
 
     def __init__(self, port: UploadPort) -> None:
+        loop = asyncio.get_running_loop()
         self.port = port
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.peer = ""
+        self.parser: h11.Connection | None = _parser()
         self.body: _Body | None = None
+        self.remaining = 0
+        """Bytes of a Content-Length body still to come (none while ``parser`` reads one)."""
+        self.leftover = b""
+        """Bytes past the request being answered: the next request's (pipelined)."""
         self.task: asyncio.Task[None] | None = None
         self.paused = False
+        self.client_done = False
         self.lingering = False
         self.linger_until = 0.0
-        self.closed = asyncio.get_running_loop().create_future()
-        loop = asyncio.get_running_loop()
-        self.loop = loop
+        self.closed = loop.create_future()
         self.last_heard = loop.time()
         self.head_started: float | None = None
         self.watchdog: asyncio.TimerHandle | None = None
@@ -387,18 +406,42 @@ class _Connection(asyncio.Protocol):
         self.last_heard = self.loop.time()
         if self.lingering:
             return
+        body = self.body
+        if body is not None and not body.ended and self.parser is None:
+            if len(data) <= self.remaining:
+                taken, data = data, b""
+            else:
+                taken, data = data[: self.remaining], data[self.remaining :]
+            self.remaining -= len(taken)
+            if taken:
+                body.feed(taken)
+            if self.remaining == 0:
+                body.end()
+            if not data:
+                return
+        if self.task is not None and self.parser is None:  # the next request, early
+            self.leftover += data
+            self.pause()
+            return
         if self.head_started is None and self.task is None:
             self.head_started = self.last_heard
-        self.h11.receive_data(data)
-        self._pump()
+        assert self.parser is not None
+        self.parser.receive_data(data)
+        self._parse()
 
     def eof_received(self) -> bool | None:
+        self.client_done = True
         if self.lingering:
             self._close()
             return None
-        self.h11.receive_data(b"")
-        self._pump()
-        return True  # keep the write side open: an answer may still be on its way
+        body = self.body
+        if body is not None and not body.ended:  # cut short
+            self._close()
+            return None
+        if self.task is None:  # between requests, or inside a head
+            self._close()
+            return None
+        return True  # keep the write side open: the answer is on its way
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.port.release(self)
@@ -431,48 +474,68 @@ class _Connection(asyncio.Protocol):
 
     def resume(self) -> None:
         if self.paused and self.transport is not None and not self.transport.is_closing():
+            if self.leftover and self.task is not None:
+                return  # the next request waits for this one's answer
             self.paused = False
             self.last_heard = self.loop.time()
             self.transport.resume_reading()
 
-    def continue_body(self) -> None:
-        """Send ``100 Continue`` if the client waits for it before its body."""
-        if self.h11.they_are_waiting_for_100_continue and self.transport is not None:
-            self._write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     # -- the request cycle ----------------------------------------------------------------------
 
-    def _pump(self) -> None:
-        while self.transport is not None and not self.transport.is_closing():
+    def _parse(self) -> None:
+        """Take what h11 has made of the bytes so far: a request's head, a chunked body."""
+        parser = self.parser
+        while parser is not None and self.transport is not None:
             try:
-                event = self.h11.next_event()
+                event = parser.next_event()
             except h11.RemoteProtocolError as error:
                 self._malformed(error)
                 return
             if event is h11.NEED_DATA:
                 return
-            if event is h11.PAUSED:  # the next request waits for this one's answer
-                self.pause()
-                return
             if isinstance(event, h11.Request):
-                if _head_size(event) > _MAX_HEAD_BYTES:
-                    self._malformed(
-                        h11.RemoteProtocolError("request line and headers too long", 431)
-                    )
-                    return
-                self.head_started = None
-                self.body = _Body(self)
-                origin = self.port.origin(self.peer, event)
-                self.task = self.loop.create_task(self._serve(event, self.body, origin))
+                self._start(parser, event)
+                parser = self.parser
             elif isinstance(event, h11.Data):
                 if self.body is not None:
                     self.body.feed(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 if self.body is not None:
                     self.body.end()
-            else:  # ConnectionClosed
-                self._close()
+                self._take_leftover(parser)
                 return
+            else:  # ConnectionClosed, or PAUSED after a Connection: close request's end
+                return
+
+    def _start(self, parser: h11.Connection, request: h11.Request) -> None:
+        if _head_size(request) > _MAX_HEAD_BYTES:
+            self._malformed(h11.RemoteProtocolError("request line and headers too long", 431))
+            return
+        self.head_started = None
+        expects = (_header(request, b"expect") or "").lower() == "100-continue"
+        body = self.body = _Body(self, expects)
+        origin = self.port.origin(self.peer, request)
+        self.task = self.loop.create_task(self._serve(request, body, origin))
+        if (_header(request, b"transfer-encoding") or "").lower() == "chunked":
+            return  # h11 reads the chunks: ``_parse`` goes on with this parser
+        self.remaining = int(_header(request, b"content-length") or 0)  # h11 checked it
+        self._take_leftover(parser)
+        if self.remaining == 0:
+            body.end()
+        data, self.leftover = self.leftover, b""
+        if data:
+            self.data_received(data)
+
+    def _take_leftover(self, parser: h11.Connection) -> None:
+        """Bytes h11 holds past what it parsed belong to the body, or to the next request."""
+        self.parser = None
+        self.leftover += parser.trailing_data[0]
+        if self.leftover and self.body is not None and self.body.ended:
+            self.pause()
 
     async def _serve(self, request: h11.Request, body: _Body, origin: Origin) -> None:
         try:
@@ -485,65 +548,64 @@ class _Connection(asyncio.Protocol):
         self._respond(request, answer)
 
     def _respond(self, request: h11.Request, answer: _Answer) -> None:
-        unread = self.h11.their_state is not h11.DONE
+        body = self.body
+        unread = body is None or not body.ended
+        keep = not (unread or self.client_done or _closes(request))
         headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
-        if unread:
+        if not keep:
             headers.append((b"connection", b"close"))
-        try:
-            data = self.h11.send(_response(answer.status, headers))
-            if answer.body and request.method != b"HEAD":
-                data += self.h11.send(h11.Data(data=answer.body))
-            data += self.h11.send(h11.EndOfMessage())
-        except h11.LocalProtocolError:
-            self._close()
-            return
-        self._write(data)
+        data = _head(answer.status, headers)
+        if request.method != b"HEAD":
+            data += answer.body
+        self.write(data)
         self.port.telemetry.upload_port_answered(answer.status)
         self.task = None
         self.body = None
         if unread:
             self._linger()
-            return
-        if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is not h11.DONE:
+        elif not keep:
             self._close()
-            return
-        try:
-            self.h11.start_next_cycle()
-        except h11.LocalProtocolError:
-            self._close()
-            return
+        else:
+            self._next()
+
+    def _next(self) -> None:
+        """Ready for the next request; parse what of it already came."""
+        self.parser = _parser()
+        self.remaining = 0
         self.last_heard = self.loop.time()
+        data, self.leftover = self.leftover, b""
         self.resume()
-        self._pump()
+        if data:
+            self.data_received(data)
 
     def _malformed(self, error: h11.RemoteProtocolError) -> None:
-        if self.task is not None or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            self._close()  # mid-body: the handler reads the failure and ends
+        if self.task is not None:  # inside a chunked body: the handler reads the failure
             if self.body is not None:
                 self.body.fail(_DisconnectedError())
+            self._close()
             return
         status = error.error_status_hint
         message = f"malformed HTTP request: {error}"[:300]
         bad = SizeInvalidError(message) if status == 431 else UnsupportedError(message)
         body = json.dumps(bad.oci_body()).encode()
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-        )
-        self._write(head.encode() + body)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        self.write(_head(status, headers) + body)
         self.port.telemetry.upload_port_answered(status)
+        self.parser = None
         self._linger()
-
-    def _write(self, data: bytes | None) -> None:
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
 
     def _linger(self) -> None:
         """Half-close after the answer and drop what still comes, for ``_LINGER`` seconds."""
         self.lingering = True
         self.linger_until = self.loop.time() + _LINGER
+        self.leftover = b""
         if self.transport is None:
             return
+        self.paused = True  # so that resume() reads again, to drop
         self.resume()
         if self.transport.can_write_eof():
             with contextlib.suppress(OSError, RuntimeError):
@@ -598,22 +660,44 @@ class _Connection(asyncio.Protocol):
         self._arm()
 
 
-def _trusted(peer: str, proxies: tuple[str, ...]) -> bool:
-    if not proxies or not peer:
-        return False
-    if "*" in proxies:
+def _parser() -> h11.Connection:
+    return h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+
+
+def _closes(request: h11.Request) -> bool:
+    """Whether the client asked to close after this request (or cannot keep a connection)."""
+    if request.http_version != b"1.1":
         return True
+    return "close" in (_header(request, b"connection") or "").lower()
+
+
+def _head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+    reason = HTTPStatus(status).phrase if status in _STATUSES else ""
+    lines = [f"HTTP/1.1 {status} {reason}".encode()]
+    lines += [name + b": " + value for name, value in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+_Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+
+def _networks(proxies: tuple[str, ...]) -> _Networks | None:
+    """The trusted proxies' networks (``*``: every address), or None when there are none."""
+    if "*" in proxies:
+        proxies = ("0.0.0.0/0", "::/0")
+    networks: _Networks = []
+    for proxy in proxies:
+        with contextlib.suppress(ValueError):  # not an address: it names no peer of ours
+            networks.append(ipaddress.ip_network(proxy, strict=False))
+    return networks or None
+
+
+def _trusted(peer: str, networks: _Networks) -> bool:
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:
         return False
-    for proxy in proxies:
-        try:
-            if address in ipaddress.ip_network(proxy, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    return any(address in network for network in networks)
 
 
 class _NotAllowedError(UnsupportedError):
@@ -622,11 +706,6 @@ class _NotAllowedError(UnsupportedError):
 
 class _NotFoundError(UnsupportedError):
     status = 404
-
-
-def _response(status: int, headers: list[tuple[bytes, bytes]]) -> h11.Response:
-    reason = HTTPStatus(status).phrase.encode() if status in _STATUSES else b""
-    return h11.Response(status_code=status, headers=headers, reason=reason)
 
 
 def _head_size(request: h11.Request) -> int:
