@@ -50,12 +50,22 @@ class BlobFile:
 
 
 class Client:
+    """One kept-alive connection per port: the registry's, and the upload port's when an
+    upload's ``Location`` names it (sent there without the credentials, as clients do)."""
+
     def __init__(self, port: int, headers: dict[str, str]) -> None:
         self.port, self.headers = port, headers
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=IO_TIMEOUT)
+        self.connections: dict[int, http.client.HTTPConnection] = {}
+
+    def connection_to(self, port: int) -> http.client.HTTPConnection:
+        if port not in self.connections:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=IO_TIMEOUT)
+            self.connections[port] = connection
+        return self.connections[port]
 
     def close(self) -> None:
-        self.connection.close()
+        for connection in self.connections.values():
+            connection.close()
 
     def send(
         self,
@@ -64,9 +74,14 @@ class Client:
         body: tuple[BinaryIO, int, int] | bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> http.client.HTTPResponse:
-        connection = self.connection
+        port, own = self.port, self.headers
+        if target.startswith("http"):
+            parts = urlsplit(target)
+            port, target = parts.port or 80, path_of(target)
+            own = own if port == self.port else {}
+        connection = self.connection_to(port)
         connection.putrequest(method, target, skip_accept_encoding=True)
-        all_headers = {**self.headers, **(headers or {})}
+        all_headers = {**own, **(headers or {})}
         length = len(body) if isinstance(body, bytes) else body[2] if body else 0
         all_headers["Content-Length"] = str(length)
         for name, value in all_headers.items():
@@ -108,7 +123,7 @@ def with_digest(location: str, digest: str) -> str:
 
 def start_upload(client: Client, repository: str) -> str:
     response, _ = client.call("POST", f"/v2/{repository}/blobs/uploads/", 202)
-    return path_of(response.headers["Location"])
+    return str(response.headers["Location"])
 
 
 def check_committed(response: http.client.HTTPResponse, digest: str) -> None:
@@ -146,7 +161,7 @@ def push_chunked(client: Client, blob: BlobFile, chunk: int) -> None:
             }
             body = (source, offset, count)
             response, _ = client.call("PATCH", location, 202, body=body, headers=headers)
-            location = path_of(response.headers["Location"])
+            location = str(response.headers["Location"])
     response, _ = client.call("PUT", with_digest(location, blob.digest), 201)
     check_committed(response, blob.digest)
 

@@ -4,8 +4,8 @@
         [--mib 1024] [--skopeo] [--distribution]
 
 ``--tree LABEL=SRC[,VAR=VALUE...]`` runs ``berth serve`` with ``PYTHONPATH=SRC`` (and those
-environment variables), so a tree exported with ``git archive main src | tar -x -C /tmp/base``
-runs against this checkout's venv. Each repeat measures the machine's bounds (sha256 of the blob,
+environment variables; ``upload_port=off`` runs it without ``--upload-port``), so a tree
+exported with ``git archive main src | tar -x -C /tmp/base`` runs against this checkout's venv. Each repeat measures the machine's bounds (sha256 of the blob,
 copy + fsync, granian receiving and dropping it), then the pushes of ``run.py`` (monolithic, then
 16 MiB PATCHes) through every tree in turn, the order reversed every other repeat, and with
 ``--skopeo`` a ``skopeo copy`` of a 5-layer, 200 MiB layout into each. On a shared machine the
@@ -68,13 +68,15 @@ def timed(action: Callable[[], object]) -> float:
 
 def start_tree(work: Path, label: str, spec: str, workers: int) -> w.Target:
     source, *assignments = spec.split(",")
+    upload_port = "upload_port=off" not in assignments
+    assignments = [assignment for assignment in assignments if assignment != "upload_port=off"]
     folder = work / label
     folder.mkdir()
     saved = dict(os.environ)
     os.environ["PYTHONPATH"] = str(Path(source).resolve())
     os.environ.update(assignment.split("=", 1) for assignment in assignments)
     try:
-        target = w.prepare(servers.start_berth(folder, workers))
+        target = w.prepare(servers.start_berth(folder, workers, upload_port=upload_port))
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -310,16 +310,18 @@ def measure(run: Run, targets: list[w.Target], repeats: int, groups: set[str]) -
             skopeo_workloads(run, target, repeat)
 
 
-def start(run: Run, berth_workers: int, seed: bool, download_port: bool) -> list[w.Target]:
-    """Berth (as users get it: ``berth serve``, defaults but ``--download-port``) and
-    distribution, seeded for the listings when ``seed``."""
+def start(
+    run: Run, berth_workers: int, seed: bool, download_port: bool, upload_port: bool
+) -> list[w.Target]:
+    """Berth (as users get it: ``berth serve``, defaults but ``--download-port`` and
+    ``--upload-port``) and distribution, seeded for the listings when ``seed``."""
     sizes, work = run.sizes, run.work
     if seed:
         print(
             f"seeding Berth: {sizes.tags:,} images, {sizes.repositories:,} repositories", flush=True
         )
         seed_berth(work / "berth-data", sizes.tags, sizes.repositories)
-    berth = servers.start_berth(work, berth_workers, download_port)
+    berth = servers.start_berth(work, berth_workers, download_port, upload_port)
     targets = [w.prepare(berth)]
     distribution = servers.start_distribution(work)
     targets.append(w.prepare(distribution))
@@ -383,7 +385,8 @@ def render(run: Run, command: str, args: argparse.Namespace, chart: Path) -> str
         [
             f"Measured {notes['date']} on {notes['machine']}; Berth with "
             f"{args.berth_workers} worker(s)"
-            f"{'' if args.no_download_port else ' and --download-port'}; "
+            f"{'' if args.no_download_port else ' and --download-port'}"
+            f"{'' if args.no_upload_port else ' and --upload-port'}; "
             f"medians of {args.repeats} repeats.",
             "",
             "```",
@@ -438,6 +441,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="run Berth without --download-port: blobs are sent by the registry port itself",
     )
+    parser.add_argument(
+        "--no-upload-port",
+        action="store_true",
+        help="run Berth without --upload-port: upload bodies go to the registry port itself",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "performance.md")
     parser.add_argument("--chart", type=Path, default=REPO_ROOT / "docs" / "performance.png")
     parser.add_argument(
@@ -469,7 +477,9 @@ def main(argv: list[str]) -> int:
             print("measuring this machine's bounds", flush=True)
             measure_bounds(run, args.repeats)
         seed = "listings" in args.groups
-        targets = start(run, args.berth_workers, seed, not args.no_download_port)
+        targets = start(
+            run, args.berth_workers, seed, not args.no_download_port, not args.no_upload_port
+        )
         sampler = servers.RssSampler(targets[0].server)
         try:
             measure(run, targets, args.repeats, args.groups)

@@ -226,13 +226,18 @@ def berth_binary() -> str:
     return found
 
 
-def start_berth(work: Path, workers: int, download_port: bool = True) -> Server:
-    """``berth serve``; with ``download_port``, whole-blob GETs redirect to its sendfile port."""
+def start_berth(
+    work: Path, workers: int, download_port: bool = True, upload_port: bool = True
+) -> Server:
+    """``berth serve``; with ``download_port``, whole-blob GETs redirect to its sendfile port;
+    with ``upload_port``, upload bodies go to its own port."""
     port, data = free_port(), work / "berth-data"
     command = [berth_binary(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--data-dir", str(data), "--workers", str(workers)]
     if download_port:
         command += ["--download-port", str(free_port())]
+    if upload_port:
+        command += ["--upload-port", str(free_port())]
     return spawn("berth", command, work, port, "/healthz")
 
 
