@@ -14,9 +14,10 @@ it does not authorize. Each request is decided by IAM exactly as on the registry
 ``UploadService``, digest-verified, so nothing differs but the socket they arrive on.
 
 This server runs on the worker's own event loop (the services live there), as an
-``asyncio.Protocol`` with h11 for the framing. Body bytes are gathered into pieces of
-``_PIECE`` before they wake the handler, and reading stops while ``_HIGH_WATER`` bytes wait, so
-a fast client costs a few hundred wake-ups per 200 MiB and a slow disk holds the client back.
+``asyncio.Protocol``: h11 parses each request's head and a chunked body, a Content-Length body
+is counted off the socket's reads, and its bytes reach the blob store as the socket gave them.
+The handler wakes once ``_PIECE`` bytes wait, and reading stops while ``_HIGH_WATER`` do, so a
+fast client costs a few hundred wake-ups per 200 MiB and a slow disk holds the client back.
 Each server worker binds the port with ``SO_REUSEPORT``; an upload may go on on another worker,
 as it may behind a load balancer.
 """
@@ -196,6 +197,10 @@ class UploadPort:
             return await self._dispatch(
                 request, body, origin=origin, host=host, grant=grant, query=query
             )
+        except RangeInvalidError as error:  # where to go on from, as the registry port says
+            answer = self._error(error, host)
+            answer.headers.append((b"location", (await self._location(host, grant)).encode()))
+            return answer
         except BerthError as error:
             return self._error(error, host)
         except _DisconnectedError:
@@ -551,7 +556,9 @@ class _Connection(asyncio.Protocol):
         body = self.body
         unread = body is None or not body.ended
         keep = not (unread or self.client_done or _closes(request))
-        headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
+        headers = answer.headers
+        if answer.status != 204:  # a 204 carries no Content-Length (RFC 9110)
+            headers = [*headers, (b"content-length", str(len(answer.body)).encode())]
         if not keep:
             headers.append((b"connection", b"close"))
         data = _head(answer.status, headers)
