@@ -135,6 +135,8 @@ class DownloadPort:
         self.telemetry = telemetry or _NoTelemetry()
         self.copy_to_loopback = copy_to_loopback
         self._clients: set[asyncio.Task[None]] = set()
+        self._sending = 0
+        """Responses whose bodies are being sent; a loopback client is copied to only alone."""
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -340,19 +342,21 @@ class DownloadPort:
         headers.append((b"content-length", str(end - start).encode()))
         status = 206 if ranged is not None else 200
         body = request.method == b"GET" and end > start
-        copying = body and self.copy_to_loopback and _on_loopback(client)
+        copying = body and self.copy_to_loopback and not self._sending and _on_loopback(client)
         corked = body and not copying  # a corked copy ran 0.89x of an uncorked one
         if corked:
             _cork(client, True)
-        await self._write(client, conn.send(_response(status, headers)))
-        self.telemetry.download_answered(status)
-        if body:
-            conn.send_with_data_passthrough(h11.Data(data=_Length(end - start)))  # type: ignore[arg-type]
-            try:
+        self._sending += body
+        try:
+            await self._write(client, conn.send(_response(status, headers)))
+            self.telemetry.download_answered(status)
+            if body:
+                conn.send_with_data_passthrough(h11.Data(data=_Length(end - start)))  # type: ignore[arg-type]
                 await self._send_range(client, blob, start, end, copying=copying)
-            finally:
-                if corked:
-                    _cork(client, False)
+        finally:
+            self._sending -= body
+            if corked:
+                _cork(client, False)
         await self._write(client, conn.send(h11.EndOfMessage()))
 
     async def _send_range(
@@ -459,14 +463,17 @@ class _FileSender:
 
 
 class _Copier(_FileSender):
-    """Sends a file range by ``pread`` into a buffer and ``send``, for a client on this machine.
+    """Sends a file range by ``pread`` into a buffer and ``send``, for a client on this machine
+    while no other transfer runs.
 
     Over loopback the receiver copies each byte out of the socket itself; after ``sendfile`` it
     reads the page cache's pages, cold to its CPU, and after a copy into the socket it reads
     bytes the sender has just written, still in cache. The sender's copy moves that cost to the
     server's core, and a single pull runs at the client's pace: nginx with ``sendfile off`` and
     256 KiB buffers pulled 1 GiB at 1.30x the rate of its ``sendfile`` (client CPU 0.36 -> 0.15
-    s/GB), and 8 at once at 1.04x; this port, 1.26x and 0.97x (docs/performance.md). Over a
+    s/GB), and 8 at once at 1.04x; this port, 1.26x and 0.97x (docs/performance.md). With other
+    transfers running the server's core is no longer idle, and the copy cost more than it gave:
+    8 pulls at once ran 1.04-1.11x faster with all but the first sent by ``sendfile``. Over a
     network the receiver is another machine, the copy buys nothing, and ``sendfile`` is used.
     Uncorked: nginx corks only around ``sendfile`` too.
     """

@@ -457,3 +457,37 @@ async def test_a_local_client_draining_at_once_still_lets_the_others_be_served(
         copier.timer.cancel()
     assert turns == 4
     assert bytes(client.received) == path.read_bytes()
+
+
+def test_a_local_client_is_copied_to_only_while_no_other_transfer_runs(
+    served: Running, copying: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under concurrency the server's core is busy and ``sendfile`` costs it less."""
+    import berth.api.download_port as port_module
+
+    kinds: list[str] = []
+
+    class Copier(port_module._Copier):
+        def __init__(self, *args: object) -> None:
+            kinds.append("copy")
+            super().__init__(*args)  # type: ignore[arg-type]
+
+    class FileSender(port_module._FileSender):
+        def __init__(self, *args: object) -> None:
+            kinds.append("sendfile")
+            super().__init__(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(port_module, "_Copier", Copier)
+    monkeypatch.setattr(port_module, "_FileSender", FileSender)
+    big = os.urandom(1 << 20) * 32
+    digest, _ = store(served.root, big)
+    first = served.connect()
+    first.request("GET", served.url(digest))
+    held = first.getresponse()
+    start = held.read(1 << 20)  # the rest waits in the port: the transfer stays in flight
+    response, body = get(served, served.url(digest))
+    assert response.status == 200
+    assert body == big
+    assert start + held.read() == big
+    first.close()
+    assert kinds == (["copy", "sendfile"] if copying else ["sendfile", "sendfile"])
