@@ -25,13 +25,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 
 from berth.api.aws import AwsContext
-from berth.api.download_port import DownloadPort, bind_download_port
+from berth.api.download_port import DownloadPort
 from berth.api.ecr import ecr_app
 from berth.api.front import AwsFrontDoor
 from berth.api.iam import query_app
 from berth.api.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from berth.api.oci.context import RegistryContext
 from berth.api.oci.routes import registry_app
+from berth.api.side_ports import bind_port
 from berth.api.upload_port import UploadAddresses, UploadPort
 from berth.auth.credentials import ChainedCredentials, Credential, StaticCredentials
 from berth.auth.keys import DatabaseCredentials
@@ -360,7 +361,7 @@ class BerthApp:
         if settings.download_port is None or self._download_port is not None:
             return
         key = await self.services.downloads.signing_key()
-        sock = bind_download_port(settings.host, settings.download_port, reuse_port=True)
+        sock = bind_port(settings.host, settings.download_port, reuse_port=True)
         self._download_port = DownloadPort(
             settings.resolved_storage_path, key, telemetry=self.metrics
         )
@@ -382,7 +383,7 @@ class BerthApp:
             trusted_proxies=tuple(part.strip() for part in proxies if part.strip()),
         )
         port = UploadPort(self.services, key, addresses, telemetry=self.metrics)
-        await port.start(bind_download_port(settings.host, settings.upload_port, reuse_port=True))
+        await port.start(bind_port(settings.host, settings.upload_port, reuse_port=True))
         self._upload_port = port
 
     async def shutdown(self) -> None:

@@ -229,42 +229,39 @@ def _check_sign_in(settings: Settings) -> None:
 
 
 def _check_download_port(settings: Settings) -> None:
-    port, url = settings.download_port, settings.download_url
-    if port is None:
-        if url is not None:
-            raise SettingsError("download_url names the download port; set download_port too")
-        return
-    if not 0 < port < 65536 or port == settings.port:
+    port = settings.download_port
+    if port is not None and port == settings.port:
         raise SettingsError(f"download_port must be 1-65535 and not port itself, not {port}")
-    if settings.storage != "filesystem":
+    _check_side_port(settings, "download", port, settings.download_url)
+    if port is not None and settings.storage != "filesystem":
         raise SettingsError(
             "download_port sends files from the filesystem store; with S3 use blob_redirect"
-        )
-    if url is not None and (not url.startswith(("http://", "https://")) or url.endswith("/")):
-        raise SettingsError(f"download_url must be http(s)://host[:port], not {url!r}")
-    if settings.tls and url is None:
-        raise SettingsError(
-            "download_port speaks plain HTTP; with TLS, put an HTTPS proxy in front of it and "
-            "name it in download_url"
         )
 
 
 def _check_upload_port(settings: Settings) -> None:
-    port, url = settings.upload_port, settings.upload_url
-    if port is None:
-        if url is not None:
-            raise SettingsError("upload_url names the upload port; set upload_port too")
-        return
-    if not 0 < port < 65536 or port in (settings.port, settings.download_port):
+    port = settings.upload_port
+    if port is not None and port in (settings.port, settings.download_port):
         raise SettingsError(
             f"upload_port must be 1-65535 and neither port nor download_port, not {port}"
         )
+    _check_side_port(settings, "upload", port, settings.upload_url)
+
+
+def _check_side_port(settings: Settings, side: str, port: int | None, url: str | None) -> None:
+    """What the download and upload ports ask alike: a port, a well-formed URL, TLS in front."""
+    if port is None:
+        if url is not None:
+            raise SettingsError(f"{side}_url names the {side} port; set {side}_port too")
+        return
+    if not 0 < port < 65536:
+        raise SettingsError(f"{side}_port must be 1-65535, not {port}")
     if url is not None and (not url.startswith(("http://", "https://")) or url.endswith("/")):
-        raise SettingsError(f"upload_url must be http(s)://host[:port], not {url!r}")
+        raise SettingsError(f"{side}_url must be http(s)://host[:port], not {url!r}")
     if settings.tls and url is None:
         raise SettingsError(
-            "upload_port speaks plain HTTP; with TLS, put an HTTPS proxy in front of it and "
-            "name it in upload_url"
+            f"{side}_port speaks plain HTTP; with TLS, put an HTTPS proxy in front of it and "
+            f"name it in {side}_url"
         )
 
 

@@ -15,7 +15,7 @@ import h11
 import httpx
 import pytest
 
-from berth.api.download_port import bind_download_port
+from berth.api.side_ports import bind_port
 from berth.api.upload_port import UploadAddresses, UploadPort
 from berth.app import BerthApp, create_app
 from berth.meta.base import AuditFilter
@@ -64,7 +64,7 @@ class Running:
 
 @pytest.fixture
 async def running(app: BerthApp, client: httpx.AsyncClient) -> AsyncIterator[Running]:
-    sock = bind_download_port("127.0.0.1", 0)
+    sock = bind_port("127.0.0.1", 0)
     number = sock.getsockname()[1]
     addresses = UploadAddresses(
         upload_port=number, upload_url=None, registry_port=5000, registry_url=None
@@ -452,7 +452,7 @@ async def test_idle_and_slow_header_connections_are_closed(running: Running) -> 
 
 
 async def test_stop_cuts_a_request_in_flight(app: BerthApp, client: httpx.AsyncClient) -> None:
-    sock = bind_download_port("127.0.0.1", 0)
+    sock = bind_port("127.0.0.1", 0)
     number = sock.getsockname()[1]
     port = UploadPort(
         app.services,

@@ -265,6 +265,24 @@ def launch(kind: str, root: Path) -> RegistryServer:
     return server
 
 
+@contextlib.contextmanager
+def berth_serving(
+    root: Path, args: list[str], env: dict[str, str] | None = None
+) -> Iterator[RegistryServer]:
+    """``berth serve`` with extra arguments (``--download-port N``, ...), stopped afterwards."""
+    server = RegistryServer("berth", root / "data", root, args=args, env=env or {})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def option_of(server: RegistryServer, option: str) -> int:
+    """The number given to one of the server's extra arguments (``--upload-port``)."""
+    return int(server.args[server.args.index(option) + 1])
+
+
 @pytest.fixture(scope="session")
 def berth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """The registry under test, started once per session."""

@@ -13,7 +13,7 @@ import httpx
 import oras.client
 import pytest
 
-from .conftest import RegistryServer, free_port
+from .conftest import RegistryServer, berth_serving, free_port, option_of
 from .ecr_support import ecr_client
 from .images import layout_digest, read_blob, write_image_layout
 from .test_ecr_images import upload_layer
@@ -31,19 +31,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     root = tmp_path_factory.mktemp("download-port")
-    download_port = free_port()
-    server = RegistryServer(
-        "berth", root / "data", root, args=["--download-port", str(download_port)]
-    )
-    server.start()
-    try:
+    with berth_serving(root, ["--download-port", str(free_port())]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def download_port_of(server: RegistryServer) -> int:
-    return int(server.args[server.args.index("--download-port") + 1])
+    return option_of(server, "--download-port")
 
 
 def test_skopeo_pulls_every_layer_through_the_download_port(

@@ -15,7 +15,7 @@ import httpx
 import oras.client
 import pytest
 
-from .conftest import RegistryServer, free_port
+from .conftest import RegistryServer, berth_serving, free_port, option_of
 from .ecr_support import ecr_client
 from .images import layout_digest, read_blob, write_image_layout
 from .test_ecr_images import upload_layer
@@ -33,20 +33,16 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     root = tmp_path_factory.mktemp("upload-port")
-    args = ["--upload-port", str(free_port()), "--workers", "2"]
     metrics = root / "metrics"
     metrics.mkdir()
     env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}  # the workers' counters added up
-    server = RegistryServer("berth", root / "data", root, args=args, env=env)
-    server.start()
-    try:
+    args = ["--upload-port", str(free_port()), "--workers", "2"]
+    with berth_serving(root, args, env) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def upload_port_of(server: RegistryServer) -> int:
-    return int(server.args[server.args.index("--upload-port") + 1])
+    return option_of(server, "--upload-port")
 
 
 def port_answers(server: RegistryServer) -> dict[str, float]:

@@ -36,6 +36,13 @@ import h11
 
 from berth.api.download_urls import DOWNLOAD_PATH
 from berth.api.oci.blobs import parse_range
+from berth.api.side_ports import (
+    MAX_HEAD_BYTES,
+    STATUSES,
+    MethodNotAllowedError,
+    NotFoundError,
+    header,
+)
 from berth.errors import (
     BerthError,
     BlobUnknownError,
@@ -48,13 +55,11 @@ from berth.services.downloads import verify_download_token
 from berth.storage.layout import blob_key
 from berth.types import Digest
 
-__all__ = ["DownloadPort", "DownloadTelemetry", "bind_download_port"]
+__all__ = ["DownloadPort", "DownloadTelemetry"]
 
 log = logging.getLogger("berth.api.download_port")
 
 _TOKEN = re.compile(re.escape(DOWNLOAD_PATH.encode()) + rb"([A-Za-z0-9_.=-]{1,4096})(?:\?.*)?$")
-_MAX_HEAD_BYTES = 16 * 1024
-"""Request line and headers together; more is a 431."""
 _READ_SIZE = 16 * 1024
 _MAX_BODY_BYTES = 64 * 1024
 """A GET may carry a body; it is read and dropped, up to this much."""
@@ -66,7 +71,6 @@ _COPY_TURN = 4 * _COPY_BUFFER
 """Bytes sent to one client before the loop serves the others: a local client drains its socket
 as fast as it is filled, so without a limit one pull would hold the port's thread to its end."""
 _OCTET = "application/octet-stream"
-_STATUSES = frozenset(HTTPStatus)
 
 
 class DownloadTelemetry(Protocol):
@@ -99,13 +103,6 @@ class _Length:
 
 class _ClosedError(Exception):
     """The client went quiet or away; drop the connection without answering."""
-
-
-def bind_download_port(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A listening socket on ``host:port``; with ``reuse_port`` each server worker binds its own
-    and the kernel spreads connections over them."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
 
 
 class DownloadPort:
@@ -211,7 +208,7 @@ class DownloadPort:
         """One client connection: requests in turn, kept alive while the client wants."""
         client.setblocking(False)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         try:
             while (request := await self._next_request(conn, client)) is not None:
                 await self._answer(conn, client, request)
@@ -254,7 +251,7 @@ class DownloadPort:
                     deadline = loop.time() + self.header_timeout
                 if request is None:
                     head += len(data)
-                    if head > _MAX_HEAD_BYTES:
+                    if head > MAX_HEAD_BYTES:
                         raise h11.RemoteProtocolError("request line and headers too long", 431)
                 conn.receive_data(data)
             elif isinstance(event, h11.Request):
@@ -301,11 +298,11 @@ class DownloadPort:
         self, conn: h11.Connection, client: socket.socket, request: h11.Request
     ) -> None:
         if request.method not in (b"GET", b"HEAD"):
-            raise _NotAllowedError(f"{request.method.decode('latin-1')} is not supported here")
+            raise MethodNotAllowedError(f"{request.method.decode('latin-1')} is not supported here")
         match = _TOKEN.match(request.target)
         if match is None:
             target = request.target[:200].decode("latin-1")
-            raise _NotFoundError(f"{target} is not a download URL")
+            raise NotFoundError(f"{target} is not a download URL")
         grant = verify_download_token(self.key, match.group(1).decode(), self.clock())
         digest = Digest.parse(grant.digest)
         try:
@@ -335,7 +332,7 @@ class DownloadPort:
             (b"accept-ranges", b"bytes"),
             (b"cache-control", b"private, no-store"),
         ]
-        ranged = parse_range(_header(request, b"range"), size)
+        ranged = parse_range(header(request, b"range"), size)
         start, end = ranged or (0, size)
         if ranged is not None:
             headers.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
@@ -390,7 +387,7 @@ class DownloadPort:
         ]
         if isinstance(error, RangeInvalidError) and isinstance(error.detail, dict):
             headers.append((b"content-range", f"bytes */{error.detail.get('size', 0)}".encode()))
-        if isinstance(error, _NotAllowedError):
+        if isinstance(error, MethodNotAllowedError):
             headers.append((b"allow", b"GET, HEAD"))
         if close:
             headers.append((b"connection", b"close"))
@@ -530,21 +527,6 @@ def _cork(client: socket.socket, on: bool) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
 
 
-class _NotAllowedError(UnsupportedError):
-    status = 405
-
-
-class _NotFoundError(UnsupportedError):
-    status = 404
-
-
 def _response(status: int, headers: list[tuple[bytes, bytes]]) -> h11.Response:
-    reason = HTTPStatus(status).phrase.encode() if status in _STATUSES else b""
+    reason = HTTPStatus(status).phrase.encode() if status in STATUSES else b""
     return h11.Response(status_code=status, headers=headers, reason=reason)
-
-
-def _header(request: h11.Request, name: bytes) -> str | None:
-    for key, value in request.headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None

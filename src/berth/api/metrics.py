@@ -167,11 +167,7 @@ class Metrics:
     # -- DownloadTelemetry (called on the download port's thread) --------------------------------
 
     def download_answered(self, status: int) -> None:
-        counter = self._download_statuses.get(status)
-        if counter is None:
-            counter = self.download_responses.labels(str(status))
-            self._download_statuses[status] = counter
-        counter.inc()
+        _by_status(self.download_responses, self._download_statuses, status).inc()
 
     def download_sent(self, size: int) -> None:
         if size:
@@ -180,11 +176,7 @@ class Metrics:
     # -- UploadTelemetry (called on the worker's loop) -------------------------------------------
 
     def upload_port_answered(self, status: int) -> None:
-        counter = self._upload_port_statuses.get(status)
-        if counter is None:
-            counter = self.upload_port_responses.labels(str(status))
-            self._upload_port_statuses[status] = counter
-        counter.inc()
+        _by_status(self.upload_port_responses, self._upload_port_statuses, status).inc()
 
     def upload_port_received(self, size: int) -> None:
         self.upload_port_bytes.inc(size)
@@ -225,6 +217,14 @@ class Metrics:
         combined = CollectorRegistry()
         MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
         return generate_latest(combined)
+
+
+def _by_status(counter: Counter, children: dict[int, Counter], status: int) -> Counter:
+    """``counter``'s child for ``status``, looked up by prometheus-client only the first time."""
+    child = children.get(status)
+    if child is None:
+        child = children[status] = counter.labels(str(status))
+    return child
 
 
 class MetricsMiddleware:

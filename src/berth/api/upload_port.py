@@ -41,6 +41,13 @@ import h11
 
 from berth.api.download_urls import UPLOAD_PATH, port_base
 from berth.api.oci.uploads import has_body, parse_content_range, upload_headers
+from berth.api.side_ports import (
+    MAX_HEAD_BYTES,
+    STATUSES,
+    MethodNotAllowedError,
+    NotFoundError,
+    header,
+)
 from berth.errors import (
     BerthError,
     DigestInvalidError,
@@ -61,8 +68,6 @@ __all__ = ["UploadAddresses", "UploadPort", "UploadTelemetry"]
 log = logging.getLogger("berth.api.upload_port")
 
 _TARGET = re.compile(re.escape(UPLOAD_PATH.encode()) + rb"([A-Za-z0-9_.=-]{1,8192})(?:\?(.*))?$")
-_MAX_HEAD_BYTES = 16 * 1024
-"""Request line and headers together; more is a 431."""
 _PIECE = 1024 * 1024
 """Body bytes gathered before the handler wakes to take them."""
 _HIGH_WATER = 4 * _PIECE
@@ -70,7 +75,6 @@ _HIGH_WATER = 4 * _PIECE
 _LINGER = 5.0
 """Seconds an answered connection still drops what its client sends before it is closed, so the
 client reads the answer instead of a reset (nginx's ``lingering_close``)."""
-_STATUSES = frozenset(HTTPStatus)
 _ACTIONS = {
     b"PATCH": "ecr:UploadLayerPart",
     b"PUT": "ecr:CompleteLayerUpload",
@@ -175,23 +179,23 @@ class UploadPort:
         """Where the request came from, for ``aws:SourceIp`` and ``aws:SecureTransport``."""
         secure = (self.addresses.upload_url or "").startswith("https://")
         if self._proxies is not None and _trusted(peer, self._proxies):
-            forwarded = _header(request, b"x-forwarded-for")
+            forwarded = header(request, b"x-forwarded-for")
             if forwarded:
                 peer = forwarded.split(",")[-1].strip()
-            proto = _header(request, b"x-forwarded-proto")
+            proto = header(request, b"x-forwarded-proto")
             if proto:
                 secure = proto.strip().lower() == "https"
-        request_id = _header(request, b"x-request-id") or ""
+        request_id = header(request, b"x-request-id") or ""
         return Origin(source_ip=peer, request_id=request_id[:200], secure_transport=secure)
 
     async def answer(self, request: h11.Request, body: _Body, origin: Origin) -> _Answer:
         """The answer to one request; its body is read through ``body`` as the work needs it."""
-        host = _header(request, b"host") or ""
+        host = header(request, b"host") or ""
         try:
             match = _TARGET.match(request.target)
             if match is None:
                 target = request.target[:200].decode("latin-1")
-                raise _NotFoundError(f"{target} is not an upload URL")
+                raise NotFoundError(f"{target} is not an upload URL")
             grant = verify_upload_token(self.key, match.group(1).decode(), self.clock())
             query = dict(parse_qsl((match.group(2) or b"").decode("latin-1")))
             return await self._dispatch(
@@ -223,13 +227,15 @@ class UploadPort:
         method = request.method
         action = _ACTIONS.get(method)
         if action is None:
-            raise _NotAllowedError(f"{method.decode('latin-1')} is not supported on an upload URL")
+            raise MethodNotAllowedError(
+                f"{method.decode('latin-1')} is not supported on an upload URL"
+            )
         name = RepositoryName(grant.repository)
         access = services.access
         await access.authorize(grant.principal, action, access.repository_arn(name), origin=origin)
         repository = await services.repositories.get(name)
         upload_id = grant.upload_id
-        content_range = parse_content_range(_header(request, b"content-range"))
+        content_range = parse_content_range(header(request, b"content-range"))
         start, length = content_range if content_range is not None else (None, None)
         if method == b"PATCH":
             upload = await services.uploads.append(
@@ -245,7 +251,7 @@ class UploadPort:
                 )
             digest = Digest.parse(digest_param)
             sent = has_body(
-                _header(request, b"content-length"), _header(request, b"transfer-encoding")
+                header(request, b"content-length"), header(request, b"transfer-encoding")
             )
             chunks = body.read() if sent else None
             blob = await services.uploads.complete(repository, upload_id, digest, chunks, start)
@@ -296,7 +302,7 @@ class UploadPort:
         if isinstance(error, RangeInvalidError) and isinstance(error.detail, dict):
             size = int(error.detail.get("size") or 0)
             headers.append((b"range", f"0-{max(size - 1, 0)}".encode()))
-        if isinstance(error, _NotAllowedError):
+        if isinstance(error, MethodNotAllowedError):
             headers.append((b"allow", _ALLOWED))
         return _Answer(status, headers, json.dumps(error.oci_body()).encode())
 
@@ -517,17 +523,17 @@ class _Connection(asyncio.Protocol):
                 return
 
     def _start(self, parser: h11.Connection, request: h11.Request) -> None:
-        if _head_size(request) > _MAX_HEAD_BYTES:
+        if _head_size(request) > MAX_HEAD_BYTES:
             self._malformed(h11.RemoteProtocolError("request line and headers too long", 431))
             return
         self.head_started = None
-        expects = (_header(request, b"expect") or "").lower() == "100-continue"
+        expects = (header(request, b"expect") or "").lower() == "100-continue"
         body = self.body = _Body(self, expects)
         origin = self.port.origin(self.peer, request)
         self.task = self.loop.create_task(self._serve(request, body, origin))
-        if (_header(request, b"transfer-encoding") or "").lower() == "chunked":
+        if (header(request, b"transfer-encoding") or "").lower() == "chunked":
             return  # h11 reads the chunks: ``_parse`` goes on with this parser
-        self.remaining = int(_header(request, b"content-length") or 0)  # h11 checked it
+        self.remaining = int(header(request, b"content-length") or 0)  # h11 checked it
         self._take_leftover(parser)
         if self.remaining == 0:
             body.end()
@@ -668,18 +674,18 @@ class _Connection(asyncio.Protocol):
 
 
 def _parser() -> h11.Connection:
-    return h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+    return h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
 
 
 def _closes(request: h11.Request) -> bool:
     """Whether the client asked to close after this request (or cannot keep a connection)."""
     if request.http_version != b"1.1":
         return True
-    return "close" in (_header(request, b"connection") or "").lower()
+    return "close" in (header(request, b"connection") or "").lower()
 
 
 def _head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
-    reason = HTTPStatus(status).phrase if status in _STATUSES else ""
+    reason = HTTPStatus(status).phrase if status in STATUSES else ""
     lines = [f"HTTP/1.1 {status} {reason}".encode()]
     lines += [name + b": " + value for name, value in headers]
     return b"\r\n".join(lines) + b"\r\n\r\n"
@@ -707,21 +713,6 @@ def _trusted(peer: str, networks: _Networks) -> bool:
     return any(address in network for network in networks)
 
 
-class _NotAllowedError(UnsupportedError):
-    status = 405
-
-
-class _NotFoundError(UnsupportedError):
-    status = 404
-
-
 def _head_size(request: h11.Request) -> int:
     """About the bytes of the request line and headers (h11 bounds only a head in pieces)."""
     return len(request.target) + sum(len(k) + len(v) + 4 for k, v in request.headers)
-
-
-def _header(request: h11.Request, name: bytes) -> str | None:
-    for key, value in request.headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None

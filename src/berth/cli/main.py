@@ -197,10 +197,10 @@ def _authority(settings: Settings, port: int | None = None) -> str:
 
 def _check_port_free(host: str, port: int, purpose: str) -> None:
     """Fail now, clearly, if a side port is taken: workers bind it only as they start."""
-    from berth.api.download_port import bind_download_port  # noqa: PLC0415 (see above)
+    from berth.api.side_ports import bind_port  # noqa: PLC0415 (see above)
 
     try:
-        bind_download_port(host, port).close()
+        bind_port(host, port).close()
     except OSError as error:
         console.print(f"[red]error:[/red] cannot listen on {host}:{port} for {purpose}: {error}")
         raise typer.Exit(2) from None

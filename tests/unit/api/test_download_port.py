@@ -22,8 +22,8 @@ from berth.api.download_port import (
     DownloadPort,
     _Copier,
     _on_loopback,
-    bind_download_port,
 )
+from berth.api.side_ports import bind_port
 from berth.services.downloads import sign_download_token
 from berth.storage.layout import blob_key
 from berth.types import Digest
@@ -94,7 +94,7 @@ def served(tmp_path: Path, copying: bool) -> Iterator[Running]:
         idle_timeout=1.0,
         copy_to_loopback=copying,
     )
-    sock = bind_download_port("127.0.0.1", 0)
+    sock = bind_port("127.0.0.1", 0)
     address = sock.getsockname()
     port.start(sock)
     try:
@@ -216,7 +216,7 @@ def test_each_response_and_the_bytes_sent_are_reported(tmp_path: Path, copying: 
     port = DownloadPort(
         tmp_path, KEY, clock=lambda: NOW, telemetry=recorder, copy_to_loopback=copying
     )
-    sock = bind_download_port("127.0.0.1", 0)
+    sock = bind_port("127.0.0.1", 0)
     running = Running(port, sock.getsockname(), digest, tmp_path)
     port.start(sock)
     try:
@@ -276,7 +276,7 @@ def test_stop_ends_the_server_with_a_connection_open(tmp_path: Path) -> None:
     cancellation about one time in three, and stop() waited out the 60-second idle timeout."""
     for _ in range(20):
         port = DownloadPort(tmp_path, KEY, idle_timeout=60)
-        sock = bind_download_port("127.0.0.1", 0)
+        sock = bind_port("127.0.0.1", 0)
         address = sock.getsockname()
         port.start(sock)
         with socket.create_connection(address, timeout=5) as client:
@@ -290,8 +290,8 @@ def test_stop_ends_the_server_with_a_connection_open(tmp_path: Path) -> None:
 
 
 def test_a_taken_port_fails_to_bind() -> None:
-    with bind_download_port("127.0.0.1", 0) as taken, pytest.raises(OSError):
-        bind_download_port("127.0.0.1", taken.getsockname()[1])
+    with bind_port("127.0.0.1", 0) as taken, pytest.raises(OSError):
+        bind_port("127.0.0.1", taken.getsockname()[1])
 
 
 def test_an_empty_blob_is_an_empty_200(served: Running) -> None:
@@ -321,7 +321,7 @@ def test_a_client_that_stops_reading_is_dropped(tmp_path: Path, copying: bool) -
         telemetry=recorder,
         copy_to_loopback=copying,
     )
-    listener = bind_download_port("127.0.0.1", 0)
+    listener = bind_port("127.0.0.1", 0)
     address = listener.getsockname()
     port.start(listener)
     try:
