@@ -373,14 +373,13 @@ class BerthApp:
         if settings.upload_port is None or self._upload_port is not None:
             return
         key = await self.services.downloads.signing_key()
-        proxies = (settings.trusted_proxies or "").split(",")
         addresses = UploadAddresses(
             upload_port=settings.upload_port,
             upload_url=settings.upload_url,
             registry_port=settings.port,
             registry_url=settings.public_url,
             registry_scheme="https" if settings.tls else "http",
-            trusted_proxies=tuple(part.strip() for part in proxies if part.strip()),
+            trusted_proxies=settings.trusted_proxy_hosts,
         )
         port = UploadPort(self.services, key, addresses, telemetry=self.metrics)
         await port.start(bind_port(settings.host, settings.upload_port, reuse_port=True))
@@ -454,7 +453,6 @@ def app_from_environment() -> Any:
     """
     settings = load_settings()
     berth = create_app(settings)
-    if not settings.trusted_proxies:
+    if not settings.trusted_proxy_hosts:
         return berth
-    trusted = [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
-    return wrap_asgi_with_proxy_headers(berth, trusted_hosts=trusted)
+    return wrap_asgi_with_proxy_headers(berth, trusted_hosts=list(settings.trusted_proxy_hosts))

@@ -92,6 +92,13 @@ class Settings:
         return self.tls_cert is not None
 
     @property
+    def trusted_proxy_hosts(self) -> tuple[str, ...]:
+        """``trusted_proxies`` as a list of addresses, networks or ``*``."""
+        return tuple(
+            part.strip() for part in (self.trusted_proxies or "").split(",") if part.strip()
+        )
+
+    @property
     def resolved_storage_path(self) -> Path:
         return self.storage_path or self.data_dir
 
