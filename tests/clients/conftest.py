@@ -259,8 +259,8 @@ class RegistryServer:
             client.close()
 
 
-def launch(kind: str, root: Path) -> RegistryServer:
-    server = RegistryServer(kind=kind, data_dir=root / "data", log_dir=root)
+def launch(kind: str, root: Path, args: list[str] | None = None) -> RegistryServer:
+    server = RegistryServer(kind=kind, data_dir=root / "data", log_dir=root, args=args or [])
     server.start()
     return server
 
@@ -294,12 +294,13 @@ def berth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryS
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[[], RegistryServer]]:
-    """Start private registry processes (for tests that kill them); all stopped afterwards."""
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
+    """Start private registry processes (for tests that kill them), with extra ``berth serve``
+    arguments if given; all stopped afterwards."""
     servers: list[RegistryServer] = []
 
-    def start() -> RegistryServer:
-        server = launch(TARGET, tmp_path / f"server-{len(servers)}")
+    def start(args: list[str] | None = None) -> RegistryServer:
+        server = launch(TARGET, tmp_path / f"server-{len(servers)}", args)
         servers.append(server)
         return server
 

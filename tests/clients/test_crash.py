@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from .conftest import RegistryServer
+from .conftest import TARGET, RegistryServer, free_port
 from .images import OCI_CONFIG, OCI_MANIFEST, canonical_json
 
 pytestmark = pytest.mark.clients
@@ -50,6 +50,8 @@ class Push:
     manifest_acked: bool = False
     error: str = ""
     paused: threading.Event = field(default_factory=threading.Event)
+    upload_port: bool = False
+    """Whether the registry sent this push's body to the upload port."""
 
     @property
     def digest(self) -> str:
@@ -150,6 +152,7 @@ class Pusher:
             with self.client() as client:
                 self.put_small_blob(client, push.config)
                 push.location = self.start_upload(client)
+                push.upload_port = push.location.startswith("http")
                 send = self.patch_chunks if push.chunked else self.put_monolithic
                 response = send(client, push)
                 assert response.status_code == 201, response.text
@@ -243,10 +246,15 @@ def resume_upload(client: httpx.Client, push: Push) -> str | None:
     return None
 
 
+@pytest.mark.parametrize("side", ["registry-port", "upload-port"])
 def test_acknowledged_pushes_survive_kill_9(
-    server_factory: Callable[[], RegistryServer],
+    server_factory: Callable[..., RegistryServer], side: str
 ) -> None:
-    server = server_factory()
+    """With ``--upload-port`` the blob bodies go to the upload port and are cut there."""
+    args = ["--upload-port", str(free_port())] if side == "upload-port" else []
+    if args and TARGET != "berth":
+        pytest.skip("the upload port is Berth's")
+    server = server_factory(args)
     repository = f"clients/crash-{uuid.uuid4().hex[:8]}"
     server.create_repository(repository)
     killed = threading.Event()
@@ -265,6 +273,7 @@ def test_acknowledged_pushes_survive_kill_9(
     assert not early, "pushes failed before the crash: " + "; ".join(p.error for p in early)
     assert [push.manifest_acked for push in pushes[:3]] == [True] * 3
     assert not any(push.manifest_acked for push in pushes[3:])
+    assert all(push.upload_port == bool(args) for push in pushes)
 
     server.kill()
     killed.set()
