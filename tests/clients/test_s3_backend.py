@@ -12,7 +12,7 @@ import pytest
 
 from seaweedfs import SeaweedFS
 
-from .conftest import RegistryServer
+from .conftest import RegistryServer, free_port
 from .images import layout_digest, read_blob, write_image_layout
 from .test_skopeo import remote, skopeo, skopeo_env
 
@@ -23,8 +23,11 @@ pytestmark = [
 __all__ = ["skopeo_env"]
 
 
-@pytest.fixture
-def s3_server(tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str) -> Iterator[RegistryServer]:
+@pytest.fixture(params=["registry-port", "upload-port"])
+def s3_server(
+    request: pytest.FixtureRequest, tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str
+) -> Iterator[RegistryServer]:
+    """Berth on S3; the second time with ``--upload-port``, whose bodies go to S3 parts too."""
     options = seaweedfs.store_options(s3_bucket, prefix="registry")
     env = {
         "BERTH_STORAGE": "s3",
@@ -36,7 +39,8 @@ def s3_server(tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str) -> Iterator[
         "BERTH_S3_SECRET_ACCESS_KEY": options["secret_access_key"],
         "BERTH_BLOB_REDIRECT": "true",
     }
-    server = RegistryServer("berth", tmp_path / "data", tmp_path, env=env)
+    args = ["--upload-port", str(free_port())] if request.param == "upload-port" else []
+    server = RegistryServer("berth", tmp_path / "data", tmp_path, env=env, args=args)
     server.start()
     try:
         yield server
@@ -65,6 +69,8 @@ def test_skopeo_round_trip_through_s3_with_redirects(
         skopeo_env, "copy", "--src-tls-verify=false", "--src-creds", creds, target, f"oci:{back}:v1"
     )
     assert layout_digest(back, "v1") == layout_digest(source.path, "v1")
+    started = httpx.post(f"{s3_server.url}/v2/s3/app/blobs/uploads/", auth=s3_server.auth)
+    assert started.headers["Location"].startswith("http") == bool(s3_server.args)
 
     manifest = json.loads(read_blob(source.path, source.top.digest))
     layer = manifest["layers"][0]["digest"]
