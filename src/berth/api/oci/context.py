@@ -53,18 +53,16 @@ class Page:
 
 def download_base(request: Request, context: RegistryContext) -> str | None:
     """Where this client reaches the download port, or None when it is off."""
-    server = request.scope.get("server")
-    return port_base(
-        request.headers.get("host", ""), server, context.download_port, context.download_url
-    )
+    return _side_base(request, context.download_port, context.download_url)
 
 
 def upload_base(request: Request, context: RegistryContext) -> str | None:
     """Where this client reaches the upload port, or None when it is off."""
-    server = request.scope.get("server")
-    return port_base(
-        request.headers.get("host", ""), server, context.upload_port, context.upload_url
-    )
+    return _side_base(request, context.upload_port, context.upload_url)
+
+
+def _side_base(request: Request, port: int | None, url: str | None) -> str | None:
+    return port_base(request.headers.get("host", ""), request.scope.get("server"), port, url)
 
 
 def context_of(request: Request) -> tuple[RegistryContext, Principal]:
