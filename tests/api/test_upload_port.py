@@ -522,6 +522,8 @@ async def test_the_registry_points_uploads_at_the_port(ported_app: BerthApp) -> 
 
 
 def test_a_trusted_proxy_names_the_client_and_its_scheme(running: Running) -> None:
+    """As on the registry port (granian's proxy headers): the client is the last address in
+    ``X-Forwarded-For`` that is not itself a trusted proxy."""
     request = h11.Request(
         method="PATCH",
         target="/v2/_uploads/x",
@@ -537,7 +539,13 @@ def test_a_trusted_proxy_names_the_client_and_its_scheme(running: Running) -> No
         UploadAddresses(1, None, 2, None, trusted_proxies=("10.0.0.0/8",)),
     )
     trusted = behind.origin("10.9.9.9", request)
-    assert (trusted.source_ip, trusted.secure_transport) == ("10.1.2.3", True)
+    assert (trusted.source_ip, trusted.secure_transport) == ("203.0.113.9", True)
+    hops = h11.Request(
+        method="PATCH",
+        target="/v2/_uploads/x",
+        headers=[("Host", "h"), ("X-Forwarded-For", "203.0.113.9, 198.51.100.20")],
+    )
+    assert behind.origin("10.9.9.9", hops).source_ip == "198.51.100.20"
     stranger = behind.origin("198.51.100.7", request)
     assert (stranger.source_ip, stranger.secure_transport) == ("198.51.100.7", False)
     assert running.port.origin("10.9.9.9", request).source_ip == "10.9.9.9"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import re
@@ -34,10 +33,11 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl
 
 import h11
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 
 from berth.api.download_urls import UPLOAD_PATH, port_base
 from berth.api.oci.uploads import has_body, parse_content_range, upload_headers
@@ -147,7 +147,7 @@ class UploadPort:
         self.body_timeout = body_timeout
         self.max_connections = max_connections
         self.telemetry = telemetry or _NoTelemetry()
-        self._proxies = _networks(addresses.trusted_proxies)
+        self._forwarded = _forwarded(addresses.trusted_proxies)
         self._connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
 
@@ -176,16 +176,15 @@ class UploadPort:
         self._connections.discard(connection)
 
     def origin(self, peer: str, request: h11.Request) -> Origin:
-        """Where the request came from, for ``aws:SourceIp`` and ``aws:SecureTransport``."""
-        secure = (self.addresses.upload_url or "").startswith("https://")
-        if self._proxies is not None and _trusted(peer, self._proxies):
-            forwarded = header(request, b"x-forwarded-for")
-            if forwarded:
-                peer = forwarded.split(",")[-1].strip()
-            proto = header(request, b"x-forwarded-proto")
-            if proto:
-                secure = proto.strip().lower() == "https"
+        """Where the request came from, for ``aws:SourceIp`` and ``aws:SecureTransport``; behind
+        a trusted proxy, read from its headers by the very code the registry port uses."""
+        scheme = "https" if (self.addresses.upload_url or "").startswith("https://") else "http"
+        if self._forwarded is not None:
+            asked = {"type": "http", "client": (peer, 0), "headers": request.headers}
+            seen = self._forwarded({**asked, "scheme": scheme}, None, None)
+            peer, scheme = str(seen["client"][0]), str(seen["scheme"])
         request_id = header(request, b"x-request-id") or ""
+        secure = scheme == "https"
         return Origin(source_ip=peer, request_id=request_id[:200], secure_transport=secure)
 
     async def answer(self, request: h11.Request, body: _Body, origin: Origin) -> _Answer:
@@ -691,26 +690,15 @@ def _head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-_Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
-
-
-def _networks(proxies: tuple[str, ...]) -> _Networks | None:
-    """The trusted proxies' networks (``*``: every address), or None when there are none."""
-    if "*" in proxies:
-        proxies = ("0.0.0.0/0", "::/0")
-    networks: _Networks = []
-    for proxy in proxies:
-        with contextlib.suppress(ValueError):  # not an address: it names no peer of ours
-            networks.append(ipaddress.ip_network(proxy, strict=False))
-    return networks or None
-
-
-def _trusted(peer: str, networks: _Networks) -> bool:
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
+def _forwarded(proxies: tuple[str, ...]) -> Callable[..., dict[str, Any]] | None:
+    """granian's proxy-header reading, as ``app_from_environment`` wraps the registry port in
+    it, around an app that hands back the scope it is given; None without trusted proxies."""
+    if not proxies:
+        return None
+    return cast(
+        "Callable[..., dict[str, Any]]",
+        wrap_asgi_with_proxy_headers(lambda scope, _receive, _send: scope, list(proxies)),
+    )
 
 
 def _head_size(request: h11.Request) -> int:
