@@ -325,7 +325,6 @@ class _Body:
         self.expects_continue = expects_continue
         self.pieces: list[bytes] = []
         self.size = 0
-        self.received = 0
         self.ended = False
         self.failure: BaseException | None = None
         self._wake = asyncio.Event()
@@ -333,7 +332,6 @@ class _Body:
     def feed(self, data: bytes) -> None:
         self.pieces.append(data)
         self.size += len(data)
-        self.received += len(data)
         if self.size >= _PIECE:
             self._wake.set()
             if self.size >= _HIGH_WATER:
@@ -349,7 +347,7 @@ class _Body:
 
     async def read(self) -> AsyncIterator[bytes]:
         """The body's bytes; ``_DisconnectedError`` if it is cut short."""
-        if self.expects_continue and not self.received and not self.ended:
+        if self.expects_continue and not self.size and not self.ended:  # nothing sent yet
             self.connection.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         while True:
             if self.failure is not None:
