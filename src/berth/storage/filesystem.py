@@ -5,7 +5,9 @@ append reaches it again) and hard-linked at the blob's path, so a blob path only
 complete, fsync'd file. The upload keeps its link until it is aborted. Every file operation runs
 in a worker thread, in pieces of about 1 MiB. An append receives its next piece while the one
 before is written (and, in another thread, hashed), and starts each piece's disk write at once,
-so the fsync before it returns has little left to wait for.
+so the fsync before it returns has little left to wait for. Pieces more than ``WRITE_BEHIND``
+bytes behind the writer are waited for and dropped from the page cache, and so is the rest after
+that fsync, so an upload holds little memory and reuses it (``berth.storage.writeback``).
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ from anyio.abc import TaskGroup
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage.base import ChunkObserver, StoredUpload, UploadState
 from berth.storage.layout import blob_key, digest_from_key, upload_key
-from berth.storage.writeback import start_writeback
+from berth.storage.writeback import drop_cached, start_writeback, write_behind
 from berth.types import Digest
 
-__all__ = ["PIECE_SIZE", "FilesystemBlobStore"]
+__all__ = ["PIECE_SIZE", "WRITE_BEHIND", "FilesystemBlobStore"]
 
 PIECE_SIZE = 1 << 20
 """Bytes gathered before one write, and read per piece."""
+WRITE_BEHIND = 16 << 20
+"""How far behind the writer an upload's bytes are waited for and dropped from the page cache."""
 
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SEALED = "sealed"
@@ -150,12 +154,14 @@ class _PieceWriter:
 
     def __init__(self, fd: int, offset: int, observe: ChunkObserver | None) -> None:
         self.fd, self.offset, self.observe = fd, offset, observe
+        self._cached_from = offset
+        """Bytes of this append before this offset are on disk and out of the page cache."""
         self._jobs: list[anyio.Event] = []
         self._error: Exception | None = None
 
     def start(self, group: TaskGroup, pieces: list[bytes], last: bool) -> None:
         """Write ``pieces`` (and fsync if ``last``) while the caller goes on; ``wait`` first."""
-        self._jobs = [self._job(group, _write_pieces, self.fd, pieces, self.offset, last)]
+        self._jobs = [self._job(group, self._write, pieces, self.offset, last)]
         if self.observe is not None:
             self._jobs.append(self._job(group, _observe_pieces, self.observe, pieces))
         self.offset += sum(len(piece) for piece in pieces)
@@ -179,6 +185,23 @@ class _PieceWriter:
             self._error = error
         finally:
             done.set()
+
+    def _write(self, pieces: list[bytes], offset: int, last: bool) -> None:
+        """Write ``pieces`` at ``offset`` (where the file stands), in a worker thread. The last
+        ones are fsync'd; others start their disk write, and what lies ``WRITE_BEHIND`` before
+        them is waited for. Either way, what is on disk leaves the page cache."""
+        _write_all(self.fd, pieces)
+        end = offset + sum(len(piece) for piece in pieces)
+        if last:
+            os.fsync(self.fd)
+            drop_cached(self.fd, self._cached_from, end - self._cached_from)
+            return
+        start_writeback(self.fd, offset, end - offset)
+        behind = end - WRITE_BEHIND
+        if behind > self._cached_from and write_behind(
+            self.fd, self._cached_from, behind - self._cached_from
+        ):
+            self._cached_from = behind
 
 
 async def _append(writer: _PieceWriter, chunks: AsyncIterable[bytes]) -> int:
@@ -318,8 +341,8 @@ def _observe_pieces(observe: ChunkObserver, pieces: list[bytes]) -> None:
         observe(piece)
 
 
-def _write_pieces(fd: int, pieces: list[bytes], offset: int, sync: bool) -> None:
-    """Write ``pieces`` at ``offset`` (where ``fd`` stands), then fsync, or start the disk write."""
+def _write_all(fd: int, pieces: list[bytes]) -> None:
+    """Write ``pieces`` where ``fd`` stands, however many calls it takes."""
     if len(pieces) > _MANY_PIECES:
         pieces = [b"".join(pieces)]
     views = [memoryview(piece) for piece in pieces]
@@ -329,10 +352,6 @@ def _write_pieces(fd: int, pieces: list[bytes], offset: int, sync: bool) -> None
             written -= len(views.pop(0))
         if views and written:
             views[0] = views[0][written:]
-    if sync:
-        os.fsync(fd)
-    else:
-        start_writeback(fd, offset, sum(len(piece) for piece in pieces))
 
 
 def _commit(upload: Path, blob: Path, size: int) -> None:

@@ -15,6 +15,7 @@ import pytest
 from berth.errors import StorageError
 from berth.storage import FilesystemBlobStore, UploadState, filesystem
 from berth.storage.layout import upload_key
+from pagecache import require_droppable_cache, resident_bytes
 
 PIECE = filesystem.PIECE_SIZE
 
@@ -143,3 +144,70 @@ async def test_writeback_starts_for_each_piece_but_the_last(
     state = await store.append_upload("wb", state, stream(chunks))
     assert started == [(4, PIECE), (4 + PIECE, PIECE), (4 + 2 * PIECE, PIECE)]
     assert await read_all(store, "wb", state) == b"head" + data
+
+
+async def test_pieces_well_behind_the_writer_are_written_and_dropped_then_the_rest(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    behind: list[tuple[int, int]] = []
+    dropped: list[tuple[int, int]] = []
+    monkeypatch.setattr(filesystem, "WRITE_BEHIND", 2 * PIECE)
+    monkeypatch.setattr(
+        filesystem,
+        "write_behind",
+        lambda fd, offset, length: behind.append((offset, length)) or True,
+    )
+    monkeypatch.setattr(
+        filesystem,
+        "drop_cached",
+        lambda fd, offset, length: dropped.append((offset, length)) or True,
+    )
+    state = await store.start_upload("wb")
+    state = await store.append_upload("wb", state, stream([b"head"]))
+    assert (behind, dropped) == ([], [(0, 4)])
+    data = pattern(5 * PIECE + 10)
+    chunks = [data[i : i + PIECE] for i in range(0, len(data), PIECE)]
+    state = await store.append_upload("wb", state, stream(chunks))
+    assert behind == [(4, PIECE), (4 + PIECE, PIECE), (4 + 2 * PIECE, PIECE)]
+    assert dropped == [(0, 4), (4 + 3 * PIECE, 2 * PIECE + 10)]
+    assert await read_all(store, "wb", state) == b"head" + data
+
+
+async def test_a_range_that_could_not_be_written_behind_is_tried_again(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    behind: list[tuple[int, int]] = []
+    dropped: list[tuple[int, int]] = []
+    monkeypatch.setattr(filesystem, "WRITE_BEHIND", PIECE)
+    monkeypatch.setattr(
+        filesystem,
+        "write_behind",
+        lambda fd, offset, length: behind.append((offset, length)) and False,
+    )
+    monkeypatch.setattr(
+        filesystem,
+        "drop_cached",
+        lambda fd, offset, length: dropped.append((offset, length)) or True,
+    )
+    state = await store.start_upload("wb")
+    data = pattern(3 * PIECE)
+    state = await store.append_upload(
+        "wb", state, stream([data[:PIECE], data[PIECE : 2 * PIECE], data[2 * PIECE :]])
+    )
+    assert behind == [(0, PIECE), (0, 2 * PIECE)]
+    assert dropped == [(0, 3 * PIECE)]
+
+
+async def test_an_append_leaves_nothing_of_the_upload_in_the_page_cache(
+    store: FilesystemBlobStore, tmp_path: Path
+) -> None:
+    require_droppable_cache(tmp_path)
+    size = filesystem.WRITE_BEHIND + 5 * PIECE + 123
+    data = pattern(size)
+    state = await store.start_upload("cold")
+    chunks = [data[i : i + 256 * 1024] for i in range(0, size, 256 * 1024)]
+    state = await store.append_upload("cold", state, stream(chunks))
+    assert state.size == size
+    upload = store.root / upload_key("cold")
+    assert resident_bytes(upload) == 0
+    assert await read_all(store, "cold", state) == data
