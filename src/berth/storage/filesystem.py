@@ -12,18 +12,24 @@ that fsync, so an upload holds little memory and reuses it (``berth.storage.writ
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import re
 import shutil
+import threading
 import uuid
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from concurrent.futures import Future
+from contextlib import suppress
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
 import anyio
 from anyio import to_thread
-from anyio.abc import TaskGroup
 
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage.base import ChunkObserver, StoredUpload, UploadState
@@ -41,6 +47,8 @@ WRITE_BEHIND = 16 << 20
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SEALED = "sealed"
 """An upload's data once committed: a hard link of the blob, kept until the upload is aborted."""
+_IN_FLIGHT = 2
+"""Futures (a write and an observation per piece) an append keeps queued before it waits."""
 _MANY_PIECES = 64
 """Above this many buffered pieces, one joined write beats a long iovec."""
 
@@ -148,49 +156,111 @@ class FilesystemBlobStore:
 # -- appending: the next piece arrives while the one before is written --------------------------
 
 
+class _Lane:
+    """A thread that runs jobs one at a time, in the order given. An append takes two from
+    ``_LANES`` and gives them back when done, so threads are started once, not per request."""
+
+    def __init__(self) -> None:
+        self._jobs = queue.SimpleQueue[tuple[Future[None], Callable[[], None]] | None]()
+        threading.Thread(target=self._serve, name="berth-upload-lane", daemon=True).start()
+
+    def submit(self, func: Callable[[*_Ts], None], *args: *_Ts) -> Future[None]:
+        future = Future[None]()
+        self._jobs.put((future, partial(func, *args)))
+        return future
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                call()
+            except BaseException as error:
+                future.set_exception(error)
+            else:
+                future.set_result(None)
+
+
+class _Lanes:
+    """Idle lanes, kept for the next append (at most ``keep``)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._idle: list[_Lane] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> _Lane:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return _Lane()
+
+    def give_back(self, lane: _Lane) -> None:
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append(lane)
+                return
+        lane.stop()
+
+
+_LANES = _Lanes(keep=16)
+
+
 class _PieceWriter:
-    """Writes an upload's pieces in worker threads, one piece at a time and in order; the
-    observer sees each piece in another thread while it is written."""
+    """Writes an upload's pieces in one thread and shows them to the observer in another, each in
+    order, while the caller receives the next ones; at most ``_IN_FLIGHT`` pieces wait."""
 
     def __init__(self, fd: int, offset: int, observe: ChunkObserver | None) -> None:
         self.fd, self.offset, self.observe = fd, offset, observe
         self._cached_from = offset
         """Bytes of this append before this offset are on disk and out of the page cache."""
-        self._jobs: list[anyio.Event] = []
-        self._error: Exception | None = None
+        self._writes = _LANES.take()
+        self._observes = _LANES.take() if observe is not None else None
+        self._in_flight: deque[Future[None]] = deque()
+        self._failed = False
+        """A write failed: the pieces after it must not be written at the wrong offset."""
 
-    def start(self, group: TaskGroup, pieces: list[bytes], last: bool) -> None:
-        """Write ``pieces`` (and fsync if ``last``) while the caller goes on; ``wait`` first."""
-        self._jobs = [self._job(group, self._write, pieces, self.offset, last)]
-        if self.observe is not None:
-            self._jobs.append(self._job(group, _observe_pieces, self.observe, pieces))
+    async def start(self, pieces: list[bytes], last: bool) -> None:
+        """Queue ``pieces`` (fsync'd if ``last``); waits while too many pieces are in flight."""
+        self._in_flight.append(self._writes.submit(self._write, pieces, self.offset, last))
+        if self._observes is not None and self.observe is not None:
+            self._in_flight.append(self._observes.submit(_observe_pieces, self.observe, pieces))
         self.offset += sum(len(piece) for piece in pieces)
+        while len(self._in_flight) > _IN_FLIGHT:
+            await _finished(self._in_flight.popleft())
 
-    async def wait(self) -> None:
-        """Until the piece in flight is written and observed; a failure is raised here."""
-        for job in self._jobs:
-            await job.wait()
-        if self._error is not None:
-            raise self._error
+    async def finish(self) -> None:
+        """Until every piece is written and observed; a failure is raised here."""
+        while self._in_flight:
+            await _finished(self._in_flight.popleft())
 
-    def _job(self, group: TaskGroup, func: Callable[[*_Ts], None], *args: *_Ts) -> anyio.Event:
-        done = anyio.Event()
-        group.start_soon(self._run, done, func, *args)
-        return done
-
-    async def _run(self, done: anyio.Event, func: Callable[[*_Ts], None], *args: *_Ts) -> None:
-        try:
-            await _in_thread(func, *args)
-        except Exception as error:
-            self._error = error
-        finally:
-            done.set()
+    async def close(self) -> None:
+        """Drop the pieces not started, wait for the one being written, give the lanes back."""
+        started = [future for future in self._in_flight if not future.cancel()]
+        self._in_flight.clear()
+        with anyio.CancelScope(shield=True):
+            for future in started:
+                with suppress(Exception):
+                    await asyncio.wrap_future(future)
+        for lane in (self._writes, self._observes):
+            if lane is not None:
+                _LANES.give_back(lane)
 
     def _write(self, pieces: list[bytes], offset: int, last: bool) -> None:
-        """Write ``pieces`` at ``offset`` (where the file stands), in a worker thread. The last
+        """Write ``pieces`` at ``offset`` (where the file stands), in the write thread. The last
         ones are fsync'd; others start their disk write, and what lies ``WRITE_BEHIND`` before
         them is waited for. Either way, what is on disk leaves the page cache."""
-        _write_all(self.fd, pieces)
+        if self._failed:
+            raise StorageError("an earlier piece of this append could not be written")
+        try:
+            _write_all(self.fd, pieces)
+        except BaseException:
+            self._failed = True
+            raise
         end = offset + sum(len(piece) for piece in pieces)
         if last:
             os.fsync(self.fd)
@@ -204,31 +274,33 @@ class _PieceWriter:
             self._cached_from = behind
 
 
+async def _finished(future: Future[None]) -> None:
+    """Wait for ``future`` without a thread; an OS failure becomes a StorageError."""
+    try:
+        await asyncio.wrap_future(future)
+    except OSError as error:
+        raise StorageError(f"blob storage failed: {error.strerror or error}") from error
+
+
 async def _append(writer: _PieceWriter, chunks: AsyncIterable[bytes]) -> int:
     """Receive ``chunks`` into pieces, each written while the next is received; the new size.
 
-    A failure is kept until the write in flight ends, so nothing writes after this returns.
+    Nothing writes after this returns, whether it succeeds or not.
     """
-    failure: Exception | None = None
-    async with anyio.create_task_group() as group:
-        try:
-            pending, pending_size = list[bytes](), 0
-            async for chunk in chunks:
-                if not chunk:
-                    continue
-                pending.append(chunk)
-                pending_size += len(chunk)
-                if pending_size >= PIECE_SIZE:
-                    await writer.wait()
-                    writer.start(group, pending, last=False)
-                    pending, pending_size = [], 0
-            await writer.wait()
-            writer.start(group, pending, last=True)
-            await writer.wait()
-        except Exception as error:
-            failure = error
-    if failure is not None:
-        raise failure
+    try:
+        pending, pending_size = list[bytes](), 0
+        async for chunk in chunks:
+            if not chunk:
+                continue
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= PIECE_SIZE:
+                await writer.start(pending, last=False)
+                pending, pending_size = [], 0
+        await writer.start(pending, last=True)
+        await writer.finish()
+    finally:
+        await writer.close()
     return writer.offset
 
 
