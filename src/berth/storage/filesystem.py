@@ -33,6 +33,7 @@ from anyio import to_thread
 
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage.base import ChunkObserver, StoredUpload, UploadState
+from berth.storage.direct import DirectAppender, open_direct, staging_buffers
 from berth.storage.layout import blob_key, digest_from_key, upload_key
 from berth.storage.writeback import drop_cached, start_writeback, write_behind
 from berth.types import Digest
@@ -47,7 +48,7 @@ WRITE_BEHIND = 16 << 20
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SEALED = "sealed"
 """An upload's data once committed: a hard link of the blob, kept until the upload is aborted."""
-_IN_FLIGHT = 2
+_IN_FLIGHT = 4
 """Futures (a write and an observation per piece) an append keeps queued before it waits."""
 _MANY_PIECES = 64
 """Above this many buffered pieces, one joined write beats a long iovec."""
@@ -104,13 +105,14 @@ class FilesystemBlobStore:
         chunks: AsyncIterable[bytes],
         observe: ChunkObserver | None = None,
     ) -> UploadState:
-        fd = await _in_thread(_open_for_append, self._upload_path(upload_id), state.size)
+        path = self._upload_path(upload_id)
+        fd, direct_fd = await _in_thread(_open_for_append, path, state.size)
         try:
-            size = await _append(_PieceWriter(fd, state.size, observe), chunks)
+            size = await _append(_PieceWriter(fd, direct_fd, state.size, observe), chunks)
             return UploadState(size=size, backend=state.backend)
         finally:
             with anyio.CancelScope(shield=True):
-                await _in_thread(os.close, fd)
+                await _in_thread(_close_all, fd, direct_fd)
 
     def read_upload(self, upload_id: str, state: UploadState) -> AsyncIterator[bytes]:
         path = self._upload_path(upload_id)
@@ -214,8 +216,13 @@ class _PieceWriter:
     """Writes an upload's pieces in one thread and shows them to the observer in another, each in
     order, while the caller receives the next ones; at most ``_IN_FLIGHT`` pieces wait."""
 
-    def __init__(self, fd: int, offset: int, observe: ChunkObserver | None) -> None:
+    def __init__(
+        self, fd: int, direct_fd: int | None, offset: int, observe: ChunkObserver | None
+    ) -> None:
         self.fd, self.offset, self.observe = fd, offset, observe
+        self._direct: DirectAppender | None = None
+        if direct_fd is not None:
+            self._direct = DirectAppender(fd, direct_fd, offset, staging_buffers.take())
         self._cached_from = offset
         """Bytes of this append before this offset are on disk and out of the page cache."""
         self._writes = _LANES.take()
@@ -249,6 +256,8 @@ class _PieceWriter:
         for lane in (self._writes, self._observes):
             if lane is not None:
                 _LANES.give_back(lane)
+        if self._direct is not None:
+            staging_buffers.give_back(self._direct.release())
 
     def _write(self, pieces: list[bytes], offset: int, last: bool) -> None:
         """Write ``pieces`` at ``offset`` (where the file stands), in the write thread. The last
@@ -257,6 +266,12 @@ class _PieceWriter:
         if self._failed:
             raise StorageError("an earlier piece of this append could not be written")
         try:
+            if self._direct is not None:
+                self._direct.write(pieces)
+                if last:
+                    self._direct.finish()
+                    os.fsync(self.fd)
+                return
             _write_all(self.fd, pieces)
         except BaseException:
             self._failed = True
@@ -383,19 +398,26 @@ def _create_upload(path: Path) -> None:
     _fsync_dir(path.parent.parent)
 
 
-def _open_for_append(path: Path, size: int) -> int:
-    """Open an upload at ``size``, dropping bytes a failed request wrote past it."""
+def _open_for_append(path: Path, size: int) -> tuple[int, int | None]:
+    """Open an upload at ``size``, dropping bytes a failed request wrote past it; also for direct
+    writes where the filesystem has them."""
     try:
-        fd = os.open(path, os.O_WRONLY)
+        fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         raise StorageNotFoundError(f"upload {path.parent.name!r} is not stored") from None
     try:
         _truncate_to(fd, size, path)
         os.lseek(fd, size, os.SEEK_SET)
+        return fd, open_direct(path)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+
+
+def _close_all(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
 
 
 def _truncate_to(fd: int, size: int, path: Path) -> None:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -14,6 +15,7 @@ import pytest
 
 from berth.errors import StorageError
 from berth.storage import FilesystemBlobStore, UploadState, filesystem
+from berth.storage.direct import BLOCK, STAGING_SIZE, open_direct
 from berth.storage.layout import upload_key
 from pagecache import require_droppable_cache, resident_bytes
 
@@ -35,8 +37,29 @@ async def read_all(store: FilesystemBlobStore, upload_id: str, state: UploadStat
     return b"".join([piece async for piece in store.read_upload(upload_id, state)])
 
 
+@pytest.fixture(params=["direct", "buffered"])
+def writes(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How appends write (``O_DIRECT`` or through the page cache): the ``os`` function they use."""
+    if request.param == "buffered":
+        monkeypatch.setattr(filesystem, "open_direct", lambda path: None)
+        return "writev"
+    probe = tmp_path / "direct-probe"
+    probe.touch()
+    fd = open_direct(probe)
+    if fd is None:
+        pytest.skip(f"the filesystem under {tmp_path} has no O_DIRECT")
+    os.close(fd)
+    return "pwrite"
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> FilesystemBlobStore:
+def store(tmp_path: Path, writes: str) -> FilesystemBlobStore:
+    return FilesystemBlobStore(tmp_path / "store")
+
+
+@pytest.fixture
+def buffered_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FilesystemBlobStore:
+    monkeypatch.setattr(filesystem, "open_direct", lambda path: None)
     return FilesystemBlobStore(tmp_path / "store")
 
 
@@ -82,48 +105,48 @@ async def test_cancelled_append_keeps_the_acknowledged_size(store: FilesystemBlo
 
 
 async def test_a_failed_write_is_a_storage_error(
-    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+    store: FilesystemBlobStore, writes: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = await store.start_upload("full")
     state = await store.append_upload("full", state, stream([b"acknowledged"]))
-    writev = os.writev
+    write = getattr(os, writes)
     calls = 0
 
-    def disk_full(fd: int, buffers: list[memoryview]) -> int:
+    def disk_full(*args: Any) -> int:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OSError(28, "No space left on device")
-        return writev(fd, buffers)
+        return int(write(*args))
 
-    monkeypatch.setattr(os, "writev", disk_full)
+    monkeypatch.setattr(os, writes, disk_full)
     with pytest.raises(StorageError, match="No space left on device"):
-        await store.append_upload("full", state, stream([pattern(PIECE)] * 4))
-    monkeypatch.setattr(os, "writev", writev)
+        await store.append_upload("full", state, stream([pattern(PIECE)] * 8))
+    monkeypatch.setattr(os, writes, write)
     assert await read_all(store, "full", state) == b"acknowledged"
     state = await store.append_upload("full", state, stream([b"!"]))
     assert await read_all(store, "full", state) == b"acknowledged!"
 
 
 async def test_nothing_writes_after_a_failed_stream_returns(
-    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+    store: FilesystemBlobStore, writes: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writev = os.writev
+    write = getattr(os, writes)
     writing: set[int] = set()
 
-    def slow_writev(fd: int, buffers: list[memoryview]) -> int:
+    def slow_write(*args: Any) -> int:
         writing.add(threading.get_ident())
         time.sleep(0.05)
-        written = writev(fd, buffers)
+        written = int(write(*args))
         writing.discard(threading.get_ident())
         return written
 
     async def failing() -> AsyncIterator[bytes]:
-        yield pattern(PIECE)
+        yield pattern(STAGING_SIZE)
         await anyio.sleep(0.01)
         raise OSError("client went away")
 
-    monkeypatch.setattr(os, "writev", slow_writev)
+    monkeypatch.setattr(os, writes, slow_write)
     state = await store.start_upload("gone")
     with pytest.raises(OSError, match="client went away"):
         await store.append_upload("gone", state, failing())
@@ -131,8 +154,9 @@ async def test_nothing_writes_after_a_failed_stream_returns(
 
 
 async def test_writeback_starts_for_each_piece_but_the_last(
-    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+    buffered_store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store = buffered_store
     started: list[tuple[int, int]] = []
     monkeypatch.setattr(
         filesystem, "start_writeback", lambda fd, offset, length: started.append((offset, length))
@@ -147,8 +171,9 @@ async def test_writeback_starts_for_each_piece_but_the_last(
 
 
 async def test_pieces_well_behind_the_writer_are_written_and_dropped_then_the_rest(
-    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+    buffered_store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store = buffered_store
     behind: list[tuple[int, int]] = []
     dropped: list[tuple[int, int]] = []
     monkeypatch.setattr(filesystem, "WRITE_BEHIND", 2 * PIECE)
@@ -174,8 +199,9 @@ async def test_pieces_well_behind_the_writer_are_written_and_dropped_then_the_re
 
 
 async def test_a_range_that_could_not_be_written_behind_is_tried_again(
-    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+    buffered_store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store = buffered_store
     behind: list[tuple[int, int]] = []
     dropped: list[tuple[int, int]] = []
     monkeypatch.setattr(filesystem, "WRITE_BEHIND", PIECE)
@@ -199,7 +225,7 @@ async def test_a_range_that_could_not_be_written_behind_is_tried_again(
 
 
 async def test_an_append_leaves_nothing_of_the_upload_in_the_page_cache(
-    store: FilesystemBlobStore, tmp_path: Path
+    store: FilesystemBlobStore, writes: str, tmp_path: Path
 ) -> None:
     require_droppable_cache(tmp_path)
     size = filesystem.WRITE_BEHIND + 5 * PIECE + 123
@@ -209,5 +235,28 @@ async def test_an_append_leaves_nothing_of_the_upload_in_the_page_cache(
     state = await store.append_upload("cold", state, stream(chunks))
     assert state.size == size
     upload = store.root / upload_key("cold")
-    assert resident_bytes(upload) == 0
+    assert resident_bytes(upload) <= (BLOCK if writes == "pwrite" else 0)  # the tail, if direct
     assert await read_all(store, "cold", state) == data
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [1, BLOCK - 1, 1, BLOCK + 1, 3 * PIECE + 5, 7],
+        [STAGING_SIZE, STAGING_SIZE + 1, BLOCK, 1],
+        [BLOCK * 3, 123_457, STAGING_SIZE - 1],
+    ],
+)
+async def test_appends_of_any_length_at_any_offset_read_back_whole(
+    store: FilesystemBlobStore, sizes: list[int]
+) -> None:
+    state = await store.start_upload("odd")
+    expected = b""
+    for index, size in enumerate(sizes):
+        data = pattern(size, seed=index)
+        chunks = [data[i : i + 70_001] for i in range(0, size, 70_001)]
+        state = await store.append_upload("odd", state, stream(chunks))
+        expected += data
+        assert state.size == len(expected)
+    assert await read_all(store, "odd", state) == expected
+    assert (store.root / upload_key("odd")).stat().st_size == len(expected)
