@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -405,6 +406,70 @@ async def test_a_body_split_over_many_writes_and_a_short_one(running: Running) -
         await writer.drain()
     answer = await read_response(reader)
     assert answer.startswith(b"HTTP/1.1 202")
+    assert f"range: 0-{len(data) - 1}\r\n".encode() in answer
+    writer.write(f"PUT {path}?digest={sha256(data)} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    await writer.drain()
+    assert (await read_response(reader)).startswith(b"HTTP/1.1 201")
+    writer.close()
+    assert await running.blob(sha256(data)) == data
+
+
+def low_water_of(running: Running) -> int:
+    """The server side's ``SO_RCVLOWAT`` on the port's one connection."""
+    (connection,) = running.port._connections
+    assert connection.transport is not None
+    sock = connection.transport.get_extra_info("socket")
+    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT))
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_RCVLOWAT"), reason="no SO_RCVLOWAT here")
+async def test_a_body_is_read_a_mib_at_a_time_and_the_rest_at_once(
+    running: Running, http: httpx.AsyncClient
+) -> None:
+    url = await running.begin()
+    path = url.removeprefix(running.base)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.number)
+    data = os.urandom(3 * MIB + 17)
+    writer.write(
+        f"PATCH {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+    )
+    writer.write(data[: MIB // 2])
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    assert low_water_of(running) == MIB
+    writer.write(data[MIB // 2 :])
+    answer = await read_response(reader)
+    assert answer.startswith(b"HTTP/1.1 202"), answer
+    assert low_water_of(running) == 1  # the next request's head is read as it comes
+    writer.write(f"PATCH {path} HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n".encode())
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    assert low_water_of(running) == 1000
+    writer.write(b"y" * 1000)
+    assert (await read_response(reader)).startswith(b"HTTP/1.1 202")
+    writer.close()
+    expected = data + b"y" * 1000
+    status = await http.get(url)
+    assert status.headers["Range"] == f"0-{len(expected) - 1}"
+
+
+async def test_a_slow_client_is_read_as_it_sends_not_timed_out(running: Running) -> None:
+    """Pieces far below a MiB, a gap each shorter than the body timeout (0.5 s), the whole body
+    longer than it: read each tick, never dropped."""
+    url = await running.begin()
+    path = url.removeprefix(running.base)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.number)
+    data = os.urandom(200_000)
+    writer.write(
+        f"PATCH {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+    )
+    for start in range(0, len(data), 20_000):
+        writer.write(data[start : start + 20_000])
+        await writer.drain()
+        await asyncio.sleep(0.2)
+    async with asyncio.timeout(3):
+        answer = await read_response(reader)
+    assert answer.startswith(b"HTTP/1.1 202"), answer
     assert f"range: 0-{len(data) - 1}\r\n".encode() in answer
     writer.write(f"PUT {path}?digest={sha256(data)} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
     await writer.drain()

@@ -17,7 +17,11 @@ This server runs on the worker's own event loop (the services live there), as an
 ``asyncio.Protocol``: h11 parses each request's head and a chunked body, a Content-Length body
 is counted off the socket's reads, and its bytes reach the blob store as the socket gave them.
 The handler wakes once ``_PIECE`` bytes wait, and reading stops while ``_HIGH_WATER`` do, so a
-fast client costs a few hundred wake-ups per 200 MiB and a slow disk holds the client back.
+fast client costs a few hundred wake-ups per 200 MiB and a slow disk holds the client back. While
+a body comes, the socket reports it readable only once ``_PIECE`` bytes (or the rest of the body)
+have arrived (``SO_RCVLOWAT``): one read a MiB instead of one per 64 KiB segment, and pieces the
+blob store writes and hashes with one call each. A client that sends less than that in a watchdog
+tick is read anyway, so slow clients are not mistaken for stalled ones.
 Each server worker binds the port with ``SO_REUSEPORT``; an upload may go on on another worker,
 as it may behind a load balancer.
 """
@@ -72,6 +76,7 @@ _PIECE = 1024 * 1024
 """Body bytes gathered before the handler wakes to take them."""
 _HIGH_WATER = 4 * _PIECE
 """Body bytes waiting for the handler past which the port stops reading from the client."""
+_RCVLOWAT = getattr(socket, "SO_RCVLOWAT", None)
 _LINGER = 5.0
 """Seconds an answered connection still drops what its client sends before it is closed, so the
 client reads the answer instead of a reset (nginx's ``lingering_close``)."""
@@ -393,6 +398,8 @@ class _Connection(asyncio.Protocol):
         self.last_heard = loop.time()
         self.head_started: float | None = None
         self.watchdog: asyncio.TimerHandle | None = None
+        self.low_water = 1
+        """Bytes the socket waits for before it reports them (``SO_RCVLOWAT``)."""
 
     # -- asyncio.Protocol -----------------------------------------------------------------------
 
@@ -425,6 +432,7 @@ class _Connection(asyncio.Protocol):
                 body.feed(taken)
             if self.remaining == 0:
                 body.end()
+            self._set_low_water()
             if not data:
                 return
         if self.task is not None and self.parser is None:  # the next request, early
@@ -532,6 +540,7 @@ class _Connection(asyncio.Protocol):
             return  # h11 reads the chunks: ``_parse`` goes on with this parser
         self.remaining = int(header(request, b"content-length") or 0)  # h11 checked it
         self._take_leftover(parser)
+        self._set_low_water()
         if self.remaining == 0:
             body.end()
         data, self.leftover = self.leftover, b""
@@ -582,6 +591,7 @@ class _Connection(asyncio.Protocol):
         """Ready for the next request; parse what of it already came."""
         self.parser = _parser()
         self.remaining = 0
+        self._set_low_water()
         self.last_heard = self.loop.time()
         data, self.leftover = self.leftover, b""
         self.resume()
@@ -613,6 +623,7 @@ class _Connection(asyncio.Protocol):
         self.lingering = True
         self.linger_until = self.loop.time() + _LINGER
         self.leftover = b""
+        self._set_low_water()
         if self.transport is None:
             return
         self.paused = True  # so that resume() reads again, to drop
@@ -647,9 +658,25 @@ class _Connection(asyncio.Protocol):
             self.watchdog.cancel()
         if self.closed.done():
             return
+        self.watchdog = self.loop.call_later(self._tick(), self._check)
+
+    def _tick(self) -> float:
         port = self.port
-        tick = min(1.0, min(port.header_timeout, port.idle_timeout, port.body_timeout) / 4)
-        self.watchdog = self.loop.call_later(tick, self._check)
+        return min(1.0, min(port.header_timeout, port.idle_timeout, port.body_timeout) / 4)
+
+    def _set_low_water(self, quiet: bool = False) -> None:
+        """A MiB (or the rest) while a Content-Length body comes and the client keeps up; one
+        byte otherwise, or once ``quiet`` (nothing read for a tick), to read what trickled in."""
+        wanted = 1
+        if self.parser is None and self.remaining > 0 and not (quiet or self.lingering):
+            wanted = min(_PIECE, self.remaining)
+        if wanted == self.low_water or _RCVLOWAT is None or self.transport is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, wanted)
+                self.low_water = wanted
 
     def _check(self) -> None:
         now = self.loop.time()
@@ -667,6 +694,8 @@ class _Connection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.abort()
             return
+        if self.low_water > 1 and now - self.last_heard >= self._tick():
+            self._set_low_water(quiet=True)
         self._arm()
 
 
