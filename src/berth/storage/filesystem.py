@@ -2,13 +2,14 @@
 
 Uploads are written under ``uploads/<id>/data``; once verified, the file is sealed (renamed, so no
 append reaches it again) and hard-linked at the blob's path, so a blob path only ever holds a
-complete, fsync'd file. The upload keeps its link until it is aborted. Every file operation runs
-in a worker thread, in pieces of about 1 MiB. An append receives its next piece while the one
-before is written (and, in another thread, hashed), and starts each piece's disk write at once,
-so the fsync before it returns has little left to wait for. Pieces more than ``WRITE_BEHIND``
-bytes behind the writer are waited for and dropped from the page cache, and so is the rest after
-that fsync, so an upload holds little memory and reuses it (``berth.storage.writeback``).
-"""
+complete, fsync'd file. The upload keeps its link until it is aborted. File operations run in
+worker threads, in pieces of about 1 MiB. An append hands each piece to two lanes (threads that
+run their jobs in order): one writes it, the other shows it to the observer (the hash), each as
+fast as it can while the event loop receives the next pieces. The writes go through ``O_DIRECT``
+where the filesystem has it (``berth.storage.direct``); elsewhere through the page cache, each
+piece's disk write started at once and the pages dropped ``WRITE_BEHIND`` bytes behind the writer
+(``berth.storage.writeback``). Either way the fsync before an append returns has little left to
+wait for, and an upload holds little memory."""
 
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ class FilesystemBlobStore:
         return self.root / upload_key(upload_id)
 
 
-# -- appending: the next piece arrives while the one before is written --------------------------
+# -- appending: pieces are written and hashed in two lanes while the next ones arrive ----------
 
 
 class _Lane:
@@ -260,9 +261,8 @@ class _PieceWriter:
             staging_buffers.give_back(self._direct.release())
 
     def _write(self, pieces: list[bytes], offset: int, last: bool) -> None:
-        """Write ``pieces`` at ``offset`` (where the file stands), in the write thread. The last
-        ones are fsync'd; others start their disk write, and what lies ``WRITE_BEHIND`` before
-        them is waited for. Either way, what is on disk leaves the page cache."""
+        """Write ``pieces`` at ``offset`` (where the file stands), in the write lane; fsync'd if
+        ``last``. After a failure the pieces behind it are refused, not written out of place."""
         if self._failed:
             raise StorageError("an earlier piece of this append could not be written")
         try:
@@ -270,18 +270,23 @@ class _PieceWriter:
                 self._direct.write(pieces)
                 if last:
                     self._direct.finish()
-                    os.fsync(self.fd)
-                return
-            _write_all(self.fd, pieces)
+            else:
+                _write_all(self.fd, pieces)
+            if last:
+                os.fsync(self.fd)
         except BaseException:
             self._failed = True
             raise
-        end = offset + sum(len(piece) for piece in pieces)
-        if last:
-            os.fsync(self.fd)
+        if self._direct is None:
+            self._leave_page_cache(offset, offset + sum(len(piece) for piece in pieces), last)
+
+    def _leave_page_cache(self, start: int, end: int, synced: bool) -> None:
+        """After a buffered write of ``[start, end)``: start its disk write, and wait for and
+        drop what lies ``WRITE_BEHIND`` before it; once ``synced``, drop all of it."""
+        if synced:
             drop_cached(self.fd, self._cached_from, end - self._cached_from)
             return
-        start_writeback(self.fd, offset, end - offset)
+        start_writeback(self.fd, start, end - start)
         behind = end - WRITE_BEHIND
         if behind > self._cached_from and write_behind(
             self.fd, self._cached_from, behind - self._cached_from
