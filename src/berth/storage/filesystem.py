@@ -4,12 +4,9 @@ Uploads are written under ``uploads/<id>/data``; once verified, the file is seal
 append reaches it again) and hard-linked at the blob's path, so a blob path only ever holds a
 complete, fsync'd file. The upload keeps its link until it is aborted. File operations run in
 worker threads, in pieces of about 1 MiB. An append hands each piece to two lanes (threads that
-run their jobs in order): one writes it, the other shows it to the observer (the hash), each as
-fast as it can while the event loop receives the next pieces. The writes go through ``O_DIRECT``
-where the filesystem has it (``berth.storage.direct``); elsewhere through the page cache, each
-piece's disk write started at once and the pages dropped ``WRITE_BEHIND`` bytes behind the writer
-(``berth.storage.writeback``). Either way the fsync before an append returns has little left to
-wait for, and an upload holds little memory."""
+run their jobs in order): one writes it and starts its disk write at once, so the fsync before
+the append returns has little left to wait for; the other shows it to the observer (the hash).
+Each runs as fast as it can while the event loop receives the next pieces."""
 
 from __future__ import annotations
 
@@ -34,17 +31,14 @@ from anyio import to_thread
 
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage.base import ChunkObserver, StoredUpload, UploadState
-from berth.storage.direct import DirectAppender, open_direct, staging_buffers
 from berth.storage.layout import blob_key, digest_from_key, upload_key
-from berth.storage.writeback import drop_cached, start_writeback, write_behind
+from berth.storage.writeback import start_writeback
 from berth.types import Digest
 
-__all__ = ["PIECE_SIZE", "WRITE_BEHIND", "FilesystemBlobStore"]
+__all__ = ["PIECE_SIZE", "FilesystemBlobStore"]
 
 PIECE_SIZE = 1 << 20
 """Bytes gathered before one write, and read per piece."""
-WRITE_BEHIND = 16 << 20
-"""How far behind the writer an upload's bytes are waited for and dropped from the page cache."""
 
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SEALED = "sealed"
@@ -106,14 +100,13 @@ class FilesystemBlobStore:
         chunks: AsyncIterable[bytes],
         observe: ChunkObserver | None = None,
     ) -> UploadState:
-        path = self._upload_path(upload_id)
-        fd, direct_fd = await _in_thread(_open_for_append, path, state.size)
+        fd = await _in_thread(_open_for_append, self._upload_path(upload_id), state.size)
         try:
-            size = await _append(_PieceWriter(fd, direct_fd, state.size, observe), chunks)
+            size = await _append(_PieceWriter(fd, state.size, observe), chunks)
             return UploadState(size=size, backend=state.backend)
         finally:
             with anyio.CancelScope(shield=True):
-                await _in_thread(_close_all, fd, direct_fd)
+                await _in_thread(os.close, fd)
 
     def read_upload(self, upload_id: str, state: UploadState) -> AsyncIterator[bytes]:
         path = self._upload_path(upload_id)
@@ -217,15 +210,8 @@ class _PieceWriter:
     """Writes an upload's pieces in one thread and shows them to the observer in another, each in
     order, while the caller receives the next ones; at most ``_IN_FLIGHT`` pieces wait."""
 
-    def __init__(
-        self, fd: int, direct_fd: int | None, offset: int, observe: ChunkObserver | None
-    ) -> None:
+    def __init__(self, fd: int, offset: int, observe: ChunkObserver | None) -> None:
         self.fd, self.offset, self.observe = fd, offset, observe
-        self._direct: DirectAppender | None = None
-        if direct_fd is not None:
-            self._direct = DirectAppender(fd, direct_fd, offset, staging_buffers.take())
-        self._cached_from = offset
-        """Bytes of this append before this offset are on disk and out of the page cache."""
         self._writes = _LANES.take()
         self._observes = _LANES.take() if observe is not None else None
         self._in_flight: deque[Future[None]] = deque()
@@ -257,41 +243,22 @@ class _PieceWriter:
         for lane in (self._writes, self._observes):
             if lane is not None:
                 _LANES.give_back(lane)
-        if self._direct is not None:
-            staging_buffers.give_back(self._direct.release())
 
     def _write(self, pieces: list[bytes], offset: int, last: bool) -> None:
-        """Write ``pieces`` at ``offset`` (where the file stands), in the write lane; fsync'd if
-        ``last``. After a failure the pieces behind it are refused, not written out of place."""
+        """Write ``pieces`` at ``offset`` (where the file stands), in the write lane, then fsync
+        if ``last`` or start their disk write. After a failure the pieces behind it are refused,
+        not written out of place."""
         if self._failed:
             raise StorageError("an earlier piece of this append could not be written")
         try:
-            if self._direct is not None:
-                self._direct.write(pieces)
-                if last:
-                    self._direct.finish()
-            else:
-                _write_all(self.fd, pieces)
+            _write_all(self.fd, pieces)
             if last:
                 os.fsync(self.fd)
         except BaseException:
             self._failed = True
             raise
-        if self._direct is None:
-            self._leave_page_cache(offset, offset + sum(len(piece) for piece in pieces), last)
-
-    def _leave_page_cache(self, start: int, end: int, synced: bool) -> None:
-        """After a buffered write of ``[start, end)``: start its disk write, and wait for and
-        drop what lies ``WRITE_BEHIND`` before it; once ``synced``, drop all of it."""
-        if synced:
-            drop_cached(self.fd, self._cached_from, end - self._cached_from)
-            return
-        start_writeback(self.fd, start, end - start)
-        behind = end - WRITE_BEHIND
-        if behind > self._cached_from and write_behind(
-            self.fd, self._cached_from, behind - self._cached_from
-        ):
-            self._cached_from = behind
+        if not last:
+            start_writeback(self.fd, offset, sum(len(piece) for piece in pieces))
 
 
 async def _finished(future: Future[None]) -> None:
@@ -403,26 +370,19 @@ def _create_upload(path: Path) -> None:
     _fsync_dir(path.parent.parent)
 
 
-def _open_for_append(path: Path, size: int) -> tuple[int, int | None]:
-    """Open an upload at ``size``, dropping bytes a failed request wrote past it; also for direct
-    writes where the filesystem has them."""
+def _open_for_append(path: Path, size: int) -> int:
+    """Open an upload at ``size``, dropping bytes a failed request wrote past it."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_WRONLY)
     except FileNotFoundError:
         raise StorageNotFoundError(f"upload {path.parent.name!r} is not stored") from None
     try:
         _truncate_to(fd, size, path)
         os.lseek(fd, size, os.SEEK_SET)
-        return fd, open_direct(path)
     except BaseException:
         os.close(fd)
         raise
-
-
-def _close_all(*fds: int | None) -> None:
-    for fd in fds:
-        if fd is not None:
-            os.close(fd)
+    return fd
 
 
 def _truncate_to(fd: int, size: int, path: Path) -> None:

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -15,9 +14,7 @@ import pytest
 
 from berth.errors import StorageError
 from berth.storage import FilesystemBlobStore, UploadState, filesystem
-from berth.storage.direct import BLOCK, STAGING_SIZE, open_direct
 from berth.storage.layout import upload_key
-from pagecache import require_droppable_cache, resident_bytes
 
 PIECE = filesystem.PIECE_SIZE
 
@@ -37,29 +34,8 @@ async def read_all(store: FilesystemBlobStore, upload_id: str, state: UploadStat
     return b"".join([piece async for piece in store.read_upload(upload_id, state)])
 
 
-@pytest.fixture(params=["direct", "buffered"])
-def writes(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """How appends write (``O_DIRECT`` or through the page cache): the ``os`` function they use."""
-    if request.param == "buffered":
-        monkeypatch.setattr(filesystem, "open_direct", lambda path: None)
-        return "writev"
-    probe = tmp_path / "direct-probe"
-    probe.touch()
-    fd = open_direct(probe)
-    if fd is None:
-        pytest.skip(f"the filesystem under {tmp_path} has no O_DIRECT")
-    os.close(fd)
-    return "pwrite"
-
-
 @pytest.fixture
-def store(tmp_path: Path, writes: str) -> FilesystemBlobStore:
-    return FilesystemBlobStore(tmp_path / "store")
-
-
-@pytest.fixture
-def buffered_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FilesystemBlobStore:
-    monkeypatch.setattr(filesystem, "open_direct", lambda path: None)
+def store(tmp_path: Path) -> FilesystemBlobStore:
     return FilesystemBlobStore(tmp_path / "store")
 
 
@@ -105,48 +81,48 @@ async def test_cancelled_append_keeps_the_acknowledged_size(store: FilesystemBlo
 
 
 async def test_a_failed_write_is_a_storage_error(
-    store: FilesystemBlobStore, writes: str, monkeypatch: pytest.MonkeyPatch
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = await store.start_upload("full")
     state = await store.append_upload("full", state, stream([b"acknowledged"]))
-    write = getattr(os, writes)
+    writev = os.writev
     calls = 0
 
-    def disk_full(*args: Any) -> int:
+    def disk_full(fd: int, buffers: list[memoryview]) -> int:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OSError(28, "No space left on device")
-        return int(write(*args))
+        return writev(fd, buffers)
 
-    monkeypatch.setattr(os, writes, disk_full)
+    monkeypatch.setattr(os, "writev", disk_full)
     with pytest.raises(StorageError, match="No space left on device"):
         await store.append_upload("full", state, stream([pattern(PIECE)] * 8))
-    monkeypatch.setattr(os, writes, write)
+    monkeypatch.setattr(os, "writev", writev)
     assert await read_all(store, "full", state) == b"acknowledged"
     state = await store.append_upload("full", state, stream([b"!"]))
     assert await read_all(store, "full", state) == b"acknowledged!"
 
 
 async def test_nothing_writes_after_a_failed_stream_returns(
-    store: FilesystemBlobStore, writes: str, monkeypatch: pytest.MonkeyPatch
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write = getattr(os, writes)
+    writev = os.writev
     writing: set[int] = set()
 
-    def slow_write(*args: Any) -> int:
+    def slow_writev(fd: int, buffers: list[memoryview]) -> int:
         writing.add(threading.get_ident())
         time.sleep(0.05)
-        written = int(write(*args))
+        written = writev(fd, buffers)
         writing.discard(threading.get_ident())
         return written
 
     async def failing() -> AsyncIterator[bytes]:
-        yield pattern(STAGING_SIZE)
+        yield pattern(PIECE)
         await anyio.sleep(0.01)
         raise OSError("client went away")
 
-    monkeypatch.setattr(os, writes, slow_write)
+    monkeypatch.setattr(os, "writev", slow_writev)
     state = await store.start_upload("gone")
     with pytest.raises(OSError, match="client went away"):
         await store.append_upload("gone", state, failing())
@@ -154,9 +130,8 @@ async def test_nothing_writes_after_a_failed_stream_returns(
 
 
 async def test_writeback_starts_for_each_piece_but_the_last(
-    buffered_store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = buffered_store
     started: list[tuple[int, int]] = []
     monkeypatch.setattr(
         filesystem, "start_writeback", lambda fd, offset, length: started.append((offset, length))
@@ -170,81 +145,12 @@ async def test_writeback_starts_for_each_piece_but_the_last(
     assert await read_all(store, "wb", state) == b"head" + data
 
 
-async def test_pieces_well_behind_the_writer_are_written_and_dropped_then_the_rest(
-    buffered_store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = buffered_store
-    behind: list[tuple[int, int]] = []
-    dropped: list[tuple[int, int]] = []
-    monkeypatch.setattr(filesystem, "WRITE_BEHIND", 2 * PIECE)
-    monkeypatch.setattr(
-        filesystem,
-        "write_behind",
-        lambda fd, offset, length: behind.append((offset, length)) or True,
-    )
-    monkeypatch.setattr(
-        filesystem,
-        "drop_cached",
-        lambda fd, offset, length: dropped.append((offset, length)) or True,
-    )
-    state = await store.start_upload("wb")
-    state = await store.append_upload("wb", state, stream([b"head"]))
-    assert (behind, dropped) == ([], [(0, 4)])
-    data = pattern(5 * PIECE + 10)
-    chunks = [data[i : i + PIECE] for i in range(0, len(data), PIECE)]
-    state = await store.append_upload("wb", state, stream(chunks))
-    assert behind == [(4, PIECE), (4 + PIECE, PIECE), (4 + 2 * PIECE, PIECE)]
-    assert dropped == [(0, 4), (4 + 3 * PIECE, 2 * PIECE + 10)]
-    assert await read_all(store, "wb", state) == b"head" + data
-
-
-async def test_a_range_that_could_not_be_written_behind_is_tried_again(
-    buffered_store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = buffered_store
-    behind: list[tuple[int, int]] = []
-    dropped: list[tuple[int, int]] = []
-    monkeypatch.setattr(filesystem, "WRITE_BEHIND", PIECE)
-    monkeypatch.setattr(
-        filesystem,
-        "write_behind",
-        lambda fd, offset, length: behind.append((offset, length)) and False,
-    )
-    monkeypatch.setattr(
-        filesystem,
-        "drop_cached",
-        lambda fd, offset, length: dropped.append((offset, length)) or True,
-    )
-    state = await store.start_upload("wb")
-    data = pattern(3 * PIECE)
-    state = await store.append_upload(
-        "wb", state, stream([data[:PIECE], data[PIECE : 2 * PIECE], data[2 * PIECE :]])
-    )
-    assert behind == [(0, PIECE), (0, 2 * PIECE)]
-    assert dropped == [(0, 3 * PIECE)]
-
-
-async def test_an_append_leaves_nothing_of_the_upload_in_the_page_cache(
-    store: FilesystemBlobStore, writes: str, tmp_path: Path
-) -> None:
-    require_droppable_cache(tmp_path)
-    size = filesystem.WRITE_BEHIND + 5 * PIECE + 123
-    data = pattern(size)
-    state = await store.start_upload("cold")
-    chunks = [data[i : i + 256 * 1024] for i in range(0, size, 256 * 1024)]
-    state = await store.append_upload("cold", state, stream(chunks))
-    assert state.size == size
-    upload = store.root / upload_key("cold")
-    assert resident_bytes(upload) <= (BLOCK if writes == "pwrite" else 0)  # the tail, if direct
-    assert await read_all(store, "cold", state) == data
-
-
 @pytest.mark.parametrize(
     "sizes",
     [
-        [1, BLOCK - 1, 1, BLOCK + 1, 3 * PIECE + 5, 7],
-        [STAGING_SIZE, STAGING_SIZE + 1, BLOCK, 1],
-        [BLOCK * 3, 123_457, STAGING_SIZE - 1],
+        [1, 4095, 1, 4097, 3 * PIECE + 5, 7],
+        [2 * PIECE, 2 * PIECE + 1, 4096, 1],
+        [4096 * 3, 123_457, 2 * PIECE - 1],
     ],
 )
 async def test_appends_of_any_length_at_any_offset_read_back_whole(
@@ -260,3 +166,25 @@ async def test_appends_of_any_length_at_any_offset_read_back_whole(
         assert state.size == len(expected)
     assert await read_all(store, "odd", state) == expected
     assert (store.root / upload_key("odd")).stat().st_size == len(expected)
+
+
+async def test_a_failed_write_stops_the_pieces_queued_behind_it(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = await store.start_upload("stop")
+    writev = os.writev
+    written: list[int] = []
+
+    def fails_once(fd: int, buffers: list[memoryview]) -> int:
+        if not written:
+            written.append(0)
+            time.sleep(0.05)  # the pieces behind it queue meanwhile
+            raise OSError(5, "Input/output error")
+        written.append(sum(len(buffer) for buffer in buffers))
+        return writev(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", fails_once)
+    with pytest.raises(StorageError, match="Input/output error"):
+        await store.append_upload("stop", state, stream([pattern(PIECE)] * 6))
+    assert written == [0]
+    assert (store.root / upload_key("stop")).stat().st_size == 0
