@@ -6,7 +6,8 @@ complete, fsync'd file. The upload keeps its link until it is aborted. File oper
 worker threads, in pieces of about 1 MiB. An append hands each piece to two lanes (threads that
 run their jobs in order): one writes it and starts its disk write at once, so the fsync before
 the append returns has little left to wait for; the other shows it to the observer (the hash).
-Each runs as fast as it can while the event loop receives the next pieces."""
+Each runs as fast as it can while the event loop receives the next pieces.
+"""
 
 from __future__ import annotations
 
@@ -225,12 +226,18 @@ class _PieceWriter:
             self._in_flight.append(self._observes.submit(_observe_pieces, self.observe, pieces))
         self.offset += sum(len(piece) for piece in pieces)
         while len(self._in_flight) > _IN_FLIGHT:
-            await _finished(self._in_flight.popleft())
+            await self._oldest()
 
     async def finish(self) -> None:
         """Until every piece is written and observed; a failure is raised here."""
         while self._in_flight:
-            await _finished(self._in_flight.popleft())
+            await self._oldest()
+
+    async def _oldest(self) -> None:
+        """Wait for the oldest job; it stays listed until done, so that ``close`` waits for it
+        if this wait is cancelled."""
+        await _finished(self._in_flight[0])
+        self._in_flight.popleft()
 
     async def close(self) -> None:
         """Drop the pieces not started, wait for the one being written, give the lanes back."""

@@ -188,3 +188,27 @@ async def test_a_failed_write_stops_the_pieces_queued_behind_it(
         await store.append_upload("stop", state, stream([pattern(PIECE)] * 6))
     assert written == [0]
     assert (store.root / upload_key("stop")).stat().st_size == 0
+
+
+async def test_nothing_writes_after_a_cancelled_append_returns(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writev = os.writev
+    writing: set[int] = set()
+    started = threading.Event()
+
+    def slow_writev(fd: int, buffers: list[memoryview]) -> int:
+        writing.add(threading.get_ident())
+        started.set()
+        time.sleep(0.2)
+        written = writev(fd, buffers)
+        writing.discard(threading.get_ident())
+        return written
+
+    monkeypatch.setattr(os, "writev", slow_writev)
+    state = await store.start_upload("cancelled")
+    with anyio.move_on_after(0.05) as scope:
+        await store.append_upload("cancelled", state, stream([pattern(PIECE)] * 8))
+    assert scope.cancelled_caught
+    assert started.is_set()
+    assert not writing
