@@ -404,8 +404,20 @@ async def test_a_body_split_over_many_writes_and_a_short_one(running: Running) -
     for start in range(5, len(data), 999_983):
         writer.write(data[start : start + 999_983])
         await writer.drain()
+    await took_all_then_completes(running, reader, writer, path, data)
+
+
+async def took_all_then_completes(
+    running: Running,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    path: str,
+    data: bytes,
+) -> None:
+    """The PATCH sent on this connection is answered 202 with all of ``data``; a PUT after it on
+    the same connection completes the blob, which reads back whole."""
     answer = await read_response(reader)
-    assert answer.startswith(b"HTTP/1.1 202")
+    assert answer.startswith(b"HTTP/1.1 202"), answer
     assert f"range: 0-{len(data) - 1}\r\n".encode() in answer
     writer.write(f"PUT {path}?digest={sha256(data)} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
     await writer.drain()
@@ -468,14 +480,7 @@ async def test_a_slow_client_is_read_as_it_sends_not_timed_out(running: Running)
         await writer.drain()
         await asyncio.sleep(0.2)
     async with asyncio.timeout(3):
-        answer = await read_response(reader)
-    assert answer.startswith(b"HTTP/1.1 202"), answer
-    assert f"range: 0-{len(data) - 1}\r\n".encode() in answer
-    writer.write(f"PUT {path}?digest={sha256(data)} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
-    await writer.drain()
-    assert (await read_response(reader)).startswith(b"HTTP/1.1 201")
-    writer.close()
-    assert await running.blob(sha256(data)) == data
+        await took_all_then_completes(running, reader, writer, path, data)
 
 
 async def test_malformed_and_oversized_requests_get_an_error_and_a_close(running: Running) -> None:
