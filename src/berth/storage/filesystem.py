@@ -4,8 +4,9 @@ Uploads are written under ``uploads/<id>/data``; once verified, the file is seal
 append reaches it again) and hard-linked at the blob's path, so a blob path only ever holds a
 complete, fsync'd file. The upload keeps its link until it is aborted. File operations run in
 worker threads, in pieces of about 1 MiB. An append hands each piece to two lanes (threads that
-run their jobs in order): one writes it and starts its disk write at once, so the fsync before
-the append returns has little left to wait for; the other shows it to the observer (the hash).
+run their jobs in order): one writes it and starts its disk write at once, waiting for what lies
+``WRITE_BEHIND`` bytes behind it, so the fsync before the append returns has little left to wait
+for and no upload builds a backlog of dirty pages; the other shows it to the observer (the hash).
 Each runs as fast as it can while the event loop receives the next pieces.
 """
 
@@ -33,13 +34,15 @@ from anyio import to_thread
 from berth.errors import StorageError, StorageNotFoundError
 from berth.storage.base import ChunkObserver, StoredUpload, UploadState
 from berth.storage.layout import blob_key, digest_from_key, upload_key
-from berth.storage.writeback import start_writeback
+from berth.storage.writeback import start_writeback, wait_for_writeback
 from berth.types import Digest
 
-__all__ = ["PIECE_SIZE", "FilesystemBlobStore"]
+__all__ = ["PIECE_SIZE", "WRITE_BEHIND", "FilesystemBlobStore"]
 
 PIECE_SIZE = 1 << 20
 """Bytes gathered before one write, and read per piece."""
+WRITE_BEHIND = 16 << 20
+"""How far behind the writer an append waits for its bytes to reach the disk."""
 
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SEALED = "sealed"
@@ -218,6 +221,8 @@ class _PieceWriter:
         self._in_flight: deque[Future[None]] = deque()
         self._failed = False
         """A write failed: the pieces after it must not be written at the wrong offset."""
+        self._written_to = offset
+        """This append's bytes before this offset have reached the disk (not durably)."""
 
     async def start(self, pieces: list[bytes], last: bool) -> None:
         """Queue ``pieces`` (fsync'd if ``last``); waits while too many pieces are in flight."""
@@ -253,8 +258,8 @@ class _PieceWriter:
 
     def _write(self, pieces: list[bytes], offset: int, last: bool) -> None:
         """Write ``pieces`` at ``offset`` (where the file stands), in the write lane, then fsync
-        if ``last`` or start their disk write. After a failure the pieces behind it are refused,
-        not written out of place."""
+        if ``last``, or start their disk write and wait for what lies ``WRITE_BEHIND`` before
+        them. After a failure the pieces behind it are refused, not written out of place."""
         if self._failed:
             raise StorageError("an earlier piece of this append could not be written")
         try:
@@ -265,7 +270,13 @@ class _PieceWriter:
             self._failed = True
             raise
         if not last:
-            start_writeback(self.fd, offset, sum(len(piece) for piece in pieces))
+            end = offset + sum(len(piece) for piece in pieces)
+            start_writeback(self.fd, offset, end - offset)
+            behind = end - WRITE_BEHIND
+            if behind > self._written_to and wait_for_writeback(
+                self.fd, self._written_to, behind - self._written_to
+            ):
+                self._written_to = behind
 
 
 async def _finished(future: Future[None]) -> None:

@@ -212,3 +212,28 @@ async def test_nothing_writes_after_a_cancelled_append_returns(
     assert scope.cancelled_caught
     assert started.is_set()
     assert not writing
+
+
+async def test_an_append_waits_for_the_disk_well_behind_the_writer(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waited: list[tuple[int, int]] = []
+    monkeypatch.setattr(filesystem, "WRITE_BEHIND", 2 * PIECE)
+    monkeypatch.setattr(
+        filesystem,
+        "wait_for_writeback",
+        lambda fd, offset, length: waited.append((offset, length)) or len(waited) != 2,
+    )
+    state = await store.start_upload("behind")
+    state = await store.append_upload("behind", state, stream([b"head"]))
+    data = pattern(6 * PIECE + 10)
+    chunks = [data[i : i + PIECE] for i in range(0, len(data), PIECE)]
+    state = await store.append_upload("behind", state, stream(chunks))
+    # the second wait is refused, so the third covers its range again
+    assert waited == [
+        (4, PIECE),
+        (4 + PIECE, PIECE),
+        (4 + PIECE, 2 * PIECE),
+        (4 + 3 * PIECE, PIECE),
+    ]
+    assert await read_all(store, "behind", state) == b"head" + data

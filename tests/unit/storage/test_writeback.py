@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from berth.storage import writeback
-from berth.storage.writeback import start_writeback
+from berth.storage.writeback import start_writeback, wait_for_writeback
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
@@ -21,10 +21,23 @@ def test_starts_writeback_of_a_written_range(tmp_path: Path) -> None:
         os.close(fd)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
+def test_waits_for_a_written_range(tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    path.write_bytes(b"x" * 65536)
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        assert wait_for_writeback(fd, 0, 65536)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"x" * 65536
+
+
 def test_a_range_it_cannot_write_back_is_only_reported() -> None:
     read, write = os.pipe()
     try:
         assert not start_writeback(write, 0, 4096)
+        assert not wait_for_writeback(write, 0, 4096)
     finally:
         os.close(read)
         os.close(write)
@@ -47,6 +60,7 @@ def test_without_sync_file_range_nothing_happens(
     fd = os.open(path, os.O_WRONLY)
     try:
         assert not start_writeback(fd, 0, 4)
+        assert not wait_for_writeback(fd, 0, 4)
     finally:
         os.close(fd)
     assert path.read_bytes() == b"kept"
