@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,23 +12,15 @@ from berth.storage.writeback import start_writeback, wait_for_writeback
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
-def test_starts_writeback_of_a_written_range(tmp_path: Path) -> None:
+@pytest.mark.parametrize("write_back", [start_writeback, wait_for_writeback])
+def test_a_written_range_is_written_back(
+    tmp_path: Path, write_back: Callable[[int, int, int], bool]
+) -> None:
     path = tmp_path / "data"
     path.write_bytes(b"x" * 65536)
     fd = os.open(path, os.O_WRONLY)
     try:
-        assert start_writeback(fd, 0, 65536)
-    finally:
-        os.close(fd)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
-def test_waits_for_a_written_range(tmp_path: Path) -> None:
-    path = tmp_path / "data"
-    path.write_bytes(b"x" * 65536)
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        assert wait_for_writeback(fd, 0, 65536)
+        assert write_back(fd, 0, 65536)
     finally:
         os.close(fd)
     assert path.read_bytes() == b"x" * 65536
