@@ -215,9 +215,9 @@ class _PieceWriter:
     order, while the caller receives the next ones; at most ``_IN_FLIGHT`` pieces wait."""
 
     def __init__(self, fd: int, offset: int, observe: ChunkObserver | None) -> None:
-        self.fd, self.offset, self.observe = fd, offset, observe
+        self.fd, self.offset = fd, offset
         self._writes = _LANES.take()
-        self._observes = _LANES.take() if observe is not None else None
+        self._observing = None if observe is None else (_LANES.take(), observe)
         self._in_flight: deque[Future[None]] = deque()
         self._failed = False
         """A write failed: the pieces after it must not be written at the wrong offset."""
@@ -227,8 +227,9 @@ class _PieceWriter:
     async def start(self, pieces: list[bytes], last: bool) -> None:
         """Queue ``pieces`` (fsync'd if ``last``); waits while too many pieces are in flight."""
         self._in_flight.append(self._writes.submit(self._write, pieces, self.offset, last))
-        if self._observes is not None and self.observe is not None:
-            self._in_flight.append(self._observes.submit(_observe_pieces, self.observe, pieces))
+        if self._observing is not None:
+            lane, observe = self._observing
+            self._in_flight.append(lane.submit(_observe_pieces, observe, pieces))
         self.offset += sum(len(piece) for piece in pieces)
         while len(self._in_flight) > _IN_FLIGHT:
             await self._oldest()
@@ -252,9 +253,9 @@ class _PieceWriter:
             for future in started:
                 with suppress(Exception):
                     await asyncio.wrap_future(future)
-        for lane in (self._writes, self._observes):
-            if lane is not None:
-                _LANES.give_back(lane)
+        _LANES.give_back(self._writes)
+        if self._observing is not None:
+            _LANES.give_back(self._observing[0])
 
     def _write(self, pieces: list[bytes], offset: int, last: bool) -> None:
         """Write ``pieces`` at ``offset`` (where the file stands), in the write lane, then fsync
@@ -284,7 +285,7 @@ async def _finished(future: Future[None]) -> None:
     try:
         await asyncio.wrap_future(future)
     except OSError as error:
-        raise StorageError(f"blob storage failed: {error.strerror or error}") from error
+        raise _storage_error(error) from error
 
 
 async def _append(writer: _PieceWriter, chunks: AsyncIterable[bytes]) -> int:
@@ -320,7 +321,11 @@ async def _in_thread(func: Callable[[*_Ts], _T], *args: *_Ts) -> _T:
     try:
         return await to_thread.run_sync(func, *args)
     except OSError as error:
-        raise StorageError(f"blob storage failed: {error.strerror or error}") from error
+        raise _storage_error(error) from error
+
+
+def _storage_error(error: OSError) -> StorageError:
+    return StorageError(f"blob storage failed: {error.strerror or error}")
 
 
 def _file_size(path: Path) -> int | None:
