@@ -120,9 +120,12 @@ def own_cpu_seconds() -> float:
 def measure_bounds(run: Run, repeats: int) -> None:
     blob = run.blob
     nginx = servers.start_nginx(run.work, run.work, "/blob.bin")
+    filled: list[Path] = []
     try:
-        for _ in range(repeats):
+        for repeat in range(repeats):
             run.bound("sha256 of the blob", w_timed(lambda: hash_file(blob)))
+            filled.append(blob.path.with_suffix(f".fill{repeat}"))
+            run.bound(PAGE_CACHE_BOUND, w_timed(lambda: fill_page_cache(blob, filled[-1])))
             os.sync()
             run.bound("disk: write a copy + fsync", w_timed(lambda: copy_and_fsync(blob)))
             for parallel in (1, 8):
@@ -136,6 +139,8 @@ def measure_bounds(run: Run, repeats: int) -> None:
                 run.bounds.setdefault(name, []).append(blob.size * parallel / seconds / MB)
     finally:
         nginx.stop()
+        for path in filled:
+            path.unlink(missing_ok=True)
     drop = servers.start_drop_server(run.work)
     try:
         for _ in range(repeats):
@@ -147,6 +152,18 @@ def measure_bounds(run: Run, repeats: int) -> None:
 
 
 RECEIVE_BOUND = "granian receiving the blob into Python and dropping it"
+PAGE_CACHE_BOUND = "memory: write the blob into a new file, no fsync"
+
+
+def fill_page_cache(blob: BlobFile, path: Path) -> None:
+    """The cost of the memory a push takes to keep its bytes cached for the pulls after it, with
+    no network, hashing or fsync: the blob written into a new file. The file is kept until every
+    repeat is measured, so no repeat writes into pages another has just freed (on a VM that
+    hands freed memory back to its host, pages taken afresh cost several times more)."""
+    piece = memoryview(bytearray(4 * MIB))
+    with blob.path.open("rb", buffering=0) as source, path.open("wb", buffering=0) as target:
+        while count := source.readinto(piece):
+            target.write(piece[:count])
 
 
 def receive_and_drop(server: servers.Server, blob: BlobFile) -> None:
@@ -355,6 +372,10 @@ def targets_met(run: Run) -> list[tuple[str, str, float | None, bool | None]]:
     disk = "disk: write a copy + fsync"
     rows.append(("push monolithic / disk write + fsync", "(context)", over(med(0), disk), None))
     rows.append(("push chunked / disk write + fsync", "(context)", over(med(1), disk), None))
+    cached = PAGE_CACHE_BOUND
+    rows.append(("push monolithic / new file in memory", "(context)", over(med(0), cached), None))
+    fill, sha256 = (report.median(run.bounds.get(name, [])) for name in (cached, "sha256 of the blob"))  # fmt: skip
+    rows.append(("new file in memory / sha256", "(context)", fill / sha256 if fill and sha256 else None, None))  # fmt: skip
     receive = over(med(0), RECEIVE_BOUND)
     rows.append(("push monolithic / granian receive-and-drop", "(context)", receive, None))
     add("pull / nginx sendfile", ">= 0.9", over(med(2), "nginx sendfile pull"), 0.9)
