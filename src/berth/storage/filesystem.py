@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import re
 import shutil
 import threading
 import uuid
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
@@ -156,55 +154,28 @@ class FilesystemBlobStore:
 # -- appending: pieces are written and hashed in two lanes while the next ones arrive ----------
 
 
-class _Lane:
-    """A thread that runs jobs one at a time, in the order given. An append takes two from
-    ``_LANES`` and gives them back when done, so threads are started once, not per request."""
-
-    def __init__(self) -> None:
-        self._jobs = queue.SimpleQueue[tuple[Future[None], Callable[[], None]] | None]()
-        threading.Thread(target=self._serve, name="berth-upload-lane", daemon=True).start()
-
-    def submit(self, func: Callable[[*_Ts], None], *args: *_Ts) -> Future[None]:
-        future = Future[None]()
-        self._jobs.put((future, partial(func, *args)))
-        return future
-
-    def stop(self) -> None:
-        self._jobs.put(None)
-
-    def _serve(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            future, call = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                call()
-            except BaseException as error:
-                future.set_exception(error)
-            else:
-                future.set_result(None)
-
-
 class _Lanes:
-    """Idle lanes, kept for the next append (at most ``keep``)."""
+    """Idle lanes (executors of one thread, which run their jobs one at a time, in the order
+    given), kept for the next append (at most ``keep``): an append takes two and gives them back
+    when done, so threads are started once, not per request."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
-        self._idle: list[_Lane] = []
+        self._idle: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
 
-    def take(self) -> _Lane:
+    def take(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return _Lane()
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="berth-upload-lane")
 
-    def give_back(self, lane: _Lane) -> None:
+    def give_back(self, lane: ThreadPoolExecutor) -> None:
         with self._lock:
             if len(self._idle) < self.keep:
                 self._idle.append(lane)
                 return
-        lane.stop()
+        lane.shutdown(wait=False)
 
 
 _LANES = _Lanes(keep=16)
@@ -226,11 +197,12 @@ class _PieceWriter:
 
     async def start(self, pieces: list[bytes], last: bool) -> None:
         """Queue ``pieces`` (fsync'd if ``last``); waits while too many pieces are in flight."""
-        self._in_flight.append(self._writes.submit(self._write, pieces, self.offset, last))
+        end = self.offset + sum(len(piece) for piece in pieces)
+        self._in_flight.append(self._writes.submit(self._write, pieces, self.offset, end, last))
         if self._observing is not None:
             lane, observe = self._observing
             self._in_flight.append(lane.submit(_observe_pieces, observe, pieces))
-        self.offset += sum(len(piece) for piece in pieces)
+        self.offset = end
         while len(self._in_flight) > _IN_FLIGHT:
             await self._oldest()
 
@@ -257,10 +229,11 @@ class _PieceWriter:
         if self._observing is not None:
             _LANES.give_back(self._observing[0])
 
-    def _write(self, pieces: list[bytes], offset: int, last: bool) -> None:
-        """Write ``pieces`` at ``offset`` (where the file stands), in the write lane, then fsync
-        if ``last``, or start their disk write and wait for what lies ``WRITE_BEHIND`` before
-        them. After a failure the pieces behind it are refused, not written out of place."""
+    def _write(self, pieces: list[bytes], offset: int, end: int, last: bool) -> None:
+        """Write ``pieces`` at ``offset`` (where the file stands) up to ``end``, in the write
+        lane, then fsync if ``last``, or start their disk write and wait for what lies
+        ``WRITE_BEHIND`` before them. After a failure the pieces behind it are refused, not
+        written out of place."""
         if self._failed:
             raise StorageError("an earlier piece of this append could not be written")
         try:
@@ -271,7 +244,6 @@ class _PieceWriter:
             self._failed = True
             raise
         if not last:
-            end = offset + sum(len(piece) for piece in pieces)
             start_writeback(self.fd, offset, end - offset)
             behind = end - WRITE_BEHIND
             if behind > self._written_to and wait_for_writeback(
