@@ -108,6 +108,31 @@ async def test_exclusive_is_released_when_the_block_fails(
         assert taken
 
 
+async def test_a_holder_cancelled_while_it_lets_go_frees_the_lock_and_stays_cancelled(
+    nodes: tuple[MetaStore, MetaStore],
+) -> None:
+    """The job loops are stopped with ``Task.cancel``; one that lands as a run lets go of its
+    lock must neither leave the lock taken nor be lost (the loop would never end)."""
+    first, second = nodes
+
+    async def hold() -> None:
+        me = asyncio.current_task()
+        assert me is not None
+        async with first.exclusive("gc") as held:
+            assert held
+            asyncio.get_running_loop().call_soon(me.cancel)  # lands while the lock is let go
+        await asyncio.sleep(30)  # reached only if the cancellation was swallowed
+
+    holder = asyncio.create_task(hold())
+    done, _ = await asyncio.wait([holder], timeout=10)
+    if not done:
+        holder.cancel()
+    assert holder in done, "the cancellation was lost while the lock was let go"
+    assert holder.cancelled()
+    async with second.exclusive("gc") as taken:
+        assert taken
+
+
 async def test_exclusive_many_contenders_one_winner(nodes: tuple[MetaStore, MetaStore]) -> None:
     inside = 0
     most = 0

@@ -4,16 +4,20 @@ On PostgreSQL, a session advisory lock (``pg_try_advisory_lock``) held on a conn
 for the block; if the process dies, the session ends and the lock goes with it. On SQLite (worker
 processes sharing one file), a lease row taken with a conditional upsert; the holder renews it
 while the block runs, so a holder that dies loses it once ``lease_seconds`` pass.
+
+Letting go always finishes, even when the holder's task is cancelled meanwhile (the job loops
+are stopped with ``Task.cancel``, which an anyio shield does not hold off), and the
+cancellation then goes on: a lock left taken would stop the job on every node, and a
+cancellation swallowed would leave its task running when it was told to end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -51,7 +55,7 @@ async def advisory_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
         finally:
             if taken:
                 with anyio.CancelScope(shield=True):
-                    await _unlock(conn, key)
+                    await _finish(_unlock(conn, key))
 
 
 async def _unlock(conn: AsyncConnection, key: dict[str, int]) -> None:
@@ -78,9 +82,23 @@ async def lease_lock(
     finally:
         renewal.cancel()
         with anyio.CancelScope(shield=True):
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
-            await _release(write, name, holder)
+            await _finish(_stop_then_release(renewal, write, name, holder))
+
+
+async def _finish(letting_go: Awaitable[None]) -> None:
+    """Run ``letting_go`` to its end, then raise the cancellation that came meanwhile, if any."""
+    task = asyncio.ensure_future(letting_go)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            cancelled = error
+    if cancelled is not None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("letting go of a lock failed", exc_info=task.exception())
+        raise cancelled
+    task.result()
 
 
 def _now() -> datetime:
@@ -120,6 +138,15 @@ async def _renew(write: WriteTransaction, name: str, holder: str, lease_seconds:
         if not renewed:
             log.warning("lost the lease on %s (it expired and another process took it)", name)
             return
+
+
+async def _stop_then_release(
+    renewal: asyncio.Task[None], write: WriteTransaction, name: str, holder: str
+) -> None:
+    await asyncio.wait([renewal])
+    if not renewal.cancelled() and renewal.exception() is not None:
+        log.error("renewing the lease on %s failed", name, exc_info=renewal.exception())
+    await _release(write, name, holder)
 
 
 async def _release(write: WriteTransaction, name: str, holder: str) -> None:
