@@ -480,8 +480,7 @@ class _Connection(asyncio.Protocol):
     async def finished(self) -> None:
         await self.closed
         if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await asyncio.wait([self.task])
 
     def pause(self) -> None:
         if not self.paused and self.transport is not None:

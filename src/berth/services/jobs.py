@@ -10,7 +10,6 @@ comes an interval later. Each completed or failed run is written to the audit lo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -76,12 +75,12 @@ class JobScheduler:
                 self._tasks.append(asyncio.create_task(self._loop(job), name=f"berth-{job.name}"))
 
     async def stop(self) -> None:
+        """Cancel the loops (a run in progress is cut) and wait until they have ended."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:  # a wait, not an await of each: a cancellation of stop() itself goes on
+            await asyncio.wait(tasks)
 
     async def run(self, name: str) -> str | None:
         """Run the job ``name`` now under its lock: its summary, or None if another process
