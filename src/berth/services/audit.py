@@ -7,7 +7,6 @@ audited request costs no extra database round trip on its own path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +34,7 @@ class AuditLog:
         self._pending: list[AuditEvent] = []
         self._task: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
+        self._writing: set[asyncio.Task[None]] = set()
 
     def record(
         self,
@@ -54,7 +54,18 @@ class AuditLog:
         )
 
     async def flush(self) -> None:
-        """Write what is pending; on failure the events stay pending for the next try."""
+        """Write what is pending; on failure the events stay pending for the next try.
+
+        The write runs to its end even if the caller is cancelled meanwhile (a request that went
+        away, the stop of the periodic flush): cut between its COMMIT and the batch leaving the
+        buffer, it would write the batch twice.
+        """
+        writing = asyncio.ensure_future(self._flush())
+        self._writing.add(writing)
+        writing.add_done_callback(self._writing.discard)
+        await asyncio.shield(writing)
+
+    async def _flush(self) -> None:
         async with self._flushing:
             while self._pending:
                 batch = self._pending[:_BATCH]
@@ -76,8 +87,7 @@ class AuditLog:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task])
             self._task = None
         await self.flush()
 
