@@ -94,11 +94,13 @@ async def _finish(letting_go: Awaitable[None]) -> None:
             await asyncio.shield(task)
         except asyncio.CancelledError as error:
             cancelled = error
-    if cancelled is not None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("letting go of a lock failed", exc_info=task.exception())
-        raise cancelled
-    task.result()
+    if cancelled is None:
+        task.result()
+        return
+    failure = None if task.cancelled() else task.exception()
+    if failure is not None:
+        log.error("letting go of a lock failed", exc_info=failure)
+    raise cancelled
 
 
 def _now() -> datetime:
@@ -144,8 +146,9 @@ async def _stop_then_release(
     renewal: asyncio.Task[None], write: WriteTransaction, name: str, holder: str
 ) -> None:
     await asyncio.wait([renewal])
-    if not renewal.cancelled() and renewal.exception() is not None:
-        log.error("renewing the lease on %s failed", name, exc_info=renewal.exception())
+    failure = None if renewal.cancelled() else renewal.exception()
+    if failure is not None:
+        log.error("renewing the lease on %s failed", name, exc_info=failure)
     await _release(write, name, holder)
 
 
